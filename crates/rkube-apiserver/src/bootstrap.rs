@@ -1,0 +1,153 @@
+//! What every cluster has: the default namespaces and the `kubernetes` Service with its
+//! endpoints; and the emptying of deleted namespaces.
+
+use std::net::Ipv4Addr;
+
+use bytes::Bytes;
+use http::Request;
+use serde_json::{Value, json};
+use tracing::{Instrument, info_span, warn};
+
+use crate::ApiServer;
+use crate::authn::UserInfo;
+use crate::status::{ApiError, Result};
+
+impl ApiServer {
+    /// Sends a request as the server itself (the in-process path every component will use).
+    pub async fn loopback(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("accept", "application/json");
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
+        }
+        let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let Ok(req) = builder.body(bytes) else {
+            return (400, Value::Null);
+        };
+        let resp = self.handle(req, Some(UserInfo::loopback())).await;
+        let code = resp.status().as_u16();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        (code, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    async fn ensure(&self, collection: &str, obj: Value) -> Result<()> {
+        let (code, body) = self.loopback("POST", collection, Some(&obj)).await;
+        match code {
+            200..=299 | 409 => Ok(()),
+            _ => Err(ApiError::internal(format!(
+                "bootstrap {collection}: {code} {body}"
+            ))),
+        }
+    }
+}
+
+/// Creates the default namespaces and the `kubernetes` Service, Endpoints and EndpointSlice.
+pub async fn ensure_defaults(api: &ApiServer) -> Result<()> {
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        api.ensure(
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await?;
+    }
+    let (base, _) = api.inner.config.service_cidr;
+    let ip = Ipv4Addr::from(u32::from(base) + 1).to_string();
+    let port = api.inner.config.port;
+    let address = api.inner.config.advertise_address.clone();
+    let labels = json!({"component": "apiserver", "provider": "kubernetes"});
+    api.ensure(
+        "/api/v1/namespaces/default/services",
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
+            "spec": {"type": "ClusterIP", "clusterIP": ip, "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
+        }),
+    )
+    .await?;
+    let endpoints = json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": [{"ip": address}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    });
+    let (code, _) = api
+        .loopback(
+            "PUT",
+            "/api/v1/namespaces/default/endpoints/kubernetes",
+            Some(&endpoints),
+        )
+        .await;
+    if !(200..300).contains(&code) {
+        return Err(ApiError::internal(format!("bootstrap endpoints: {code}")));
+    }
+    api.ensure(
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+        json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }),
+    )
+    .await
+}
+
+/// Empties a deleted namespace in the background: deletes every namespaced object in it, then
+/// removes the `kubernetes` finalizer so the namespace goes away.
+///
+/// This is the namespace controller's job; it lives here until the controllers crate exists.
+pub fn finalize_namespace_later(api: ApiServer, namespace: String) {
+    let span = info_span!("namespace-finalizer", %namespace);
+    tokio::spawn(
+        async move {
+            let registry = api.registry();
+            let mut seen = std::collections::HashSet::new();
+            for group in registry.groups() {
+                for version in &group.versions {
+                    for served in registry.resources(&group.group, version) {
+                        let info = &served.info;
+                        if !info.namespaced || !info.verbs.iter().any(|v| v == "deletecollection") {
+                            continue;
+                        }
+                        if !seen.insert((info.storage_group.clone(), info.plural.clone())) {
+                            continue;
+                        }
+                        let prefix = if info.group.is_empty() {
+                            "/api".to_string()
+                        } else {
+                            format!("/apis/{}", info.group)
+                        };
+                        let path = format!(
+                            "{prefix}/{}/namespaces/{namespace}/{}",
+                            info.version, info.plural
+                        );
+                        let (code, body) = api.loopback("DELETE", &path, None).await;
+                        if !(200..300).contains(&code) && code != 404 {
+                            warn!(%path, code, %body, "emptying namespace failed");
+                        }
+                    }
+                }
+            }
+            let path = format!("/api/v1/namespaces/{namespace}/finalize");
+            let (code, ns) = api
+                .loopback("GET", &format!("/api/v1/namespaces/{namespace}"), None)
+                .await;
+            if code != 200 {
+                return;
+            }
+            let mut ns = ns;
+            ns["spec"]["finalizers"] = json!([]);
+            let (code, body) = api.loopback("PUT", &path, Some(&ns)).await;
+            if !(200..300).contains(&code) && code != 404 {
+                warn!(code, %body, "finalizing namespace failed");
+            }
+        }
+        .instrument(span),
+    );
+}
