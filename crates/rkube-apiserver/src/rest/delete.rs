@@ -174,7 +174,7 @@ impl Ctx<'_> {
     pub(super) async fn delete_collection(&self) -> Result<Response<Body>> {
         let options = self.delete_options()?;
         let filter = Filter::from_query(&self.served, self.call.query)?;
-        let (items, revision, _) = self.read_list(&filter).await?;
+        let (items, revision, _) = self.read_list(&filter, true).await?;
         let mut deleted = Vec::new();
         for kv in items {
             let obj = self.read(&kv)?;

@@ -30,13 +30,17 @@ impl Ctx<'_> {
         self.respond_object(StatusCode::OK, None, &obj)
     }
 
-    /// Reads the matching objects: (items, list revision, continue token, remaining count).
+    /// Reads the matching objects: (items, list revision, continue token). `list_params` says
+    /// whether the request's list parameters (limit, continue, resourceVersion,
+    /// resourceVersionMatch) apply; a watch's initial events read the current state whole.
     pub(super) async fn read_list(
         &self,
         filter: &Filter,
+        list_params: bool,
     ) -> Result<(Vec<KeyValue>, u64, Option<String>)> {
         let store = &self.call.api.inner.store;
-        let limit: usize = match self.param("limit") {
+        let param = |name: &str| if list_params { self.param(name) } else { None };
+        let limit: usize = match param("limit") {
             Some(l) => l
                 .parse()
                 .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
@@ -44,15 +48,15 @@ impl Ctx<'_> {
         };
         let prefix = self.prefix();
         let (mut revision, mut start_after) = (None, None);
-        if let Some(token) = self.param("continue") {
+        if let Some(token) = param("continue") {
             let t = decode_continue(token)?;
             revision = Some(t.rv);
             start_after = Some(format!("{prefix}{}", t.start));
-        } else if let Some(rv) = self.param("resourceVersion") {
+        } else if let Some(rv) = param("resourceVersion") {
             let rv: u64 = rv
                 .parse()
                 .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?;
-            match self.param("resourceVersionMatch") {
+            match param("resourceVersionMatch") {
                 Some("Exact") => revision = Some(rv),
                 Some("NotOlderThan") | None => {
                     let current = store.current_revision();
@@ -69,7 +73,7 @@ impl Ctx<'_> {
                     )));
                 }
             }
-        } else if self.param("resourceVersionMatch").is_some() {
+        } else if param("resourceVersionMatch").is_some() {
             return Err(ApiError::bad_request(
                 "resourceVersionMatch is forbidden unless resourceVersion is provided",
             ));
@@ -80,7 +84,7 @@ impl Ctx<'_> {
                 .list(&prefix, ListOptions { revision, start_after: start_after.clone(), limit: if limit == 0 { 0 } else { limit.max(64) } })
                 .await
                 .map_err(|e| match e {
-                    rkube_store::Error::Compacted { .. } if self.param("continue").is_some() => ApiError::expired(
+                    rkube_store::Error::Compacted { .. } if param("continue").is_some() => ApiError::expired(
                         "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
                     ),
                     other => store_error(other),
@@ -117,7 +121,7 @@ impl Ctx<'_> {
 
     pub(super) async fn list(&self) -> Result<Response<Body>> {
         let filter = Filter::from_query(&self.served, self.call.query)?;
-        let (items, revision, token) = self.read_list(&filter).await?;
+        let (items, revision, token) = self.read_list(&filter, true).await?;
         let info = &self.served.info;
         match self.output {
             Output::Json if !self.converts() => {

@@ -66,7 +66,7 @@ impl Ctx<'_> {
 
         let mut initial = Vec::new();
         let start = if send_initial {
-            let (items, revision, _) = self.read_list(&filter).await?;
+            let (items, revision, _) = self.read_list(&filter, false).await?;
             initial = items;
             revision
         } else {

@@ -201,7 +201,8 @@ impl Phases<'_> {
             |index| create_request(CREATE_NAMESPACE, index),
         )
         .await?;
-        let cpu = meter.and_then(|m| m.finish(self.server, result.succeeded + result.failed));
+        let cpu =
+            meter.and_then(|m| m.finish(self.server, result.succeeded + result.failed, "request"));
         eprintln!(
             "creates: {} ok, {} failed, {:.0}/s",
             result.succeeded,
@@ -222,7 +223,7 @@ impl Phases<'_> {
         let meter = CpuMeter::start(self.server);
         let result =
             run_watch_delivery(self.server.addr, self.credentials, WATCH_NAMESPACE, plan).await?;
-        let cpu = meter.and_then(|m| m.finish(self.server, result.created + result.plan.watchers));
+        let cpu = meter.and_then(|m| m.finish(self.server, result.delivered, "delivered event"));
         eprintln!(
             "watch: {} of {} events delivered",
             result.delivered,
@@ -261,7 +262,8 @@ impl Phases<'_> {
             move |index| churn_request(CHURN_NAMESPACE, objects, index),
         )
         .await?;
-        let cpu = meter.and_then(|m| m.finish(self.server, updates.succeeded + updates.failed));
+        let cpu = meter
+            .and_then(|m| m.finish(self.server, updates.succeeded + updates.failed, "request"));
         eprintln!(
             "churn: {} updates ok, {} failed, {:.0}/s",
             updates.succeeded,
@@ -299,11 +301,17 @@ impl CpuMeter {
         })
     }
 
-    fn finish(self, server: &ServerProcess, operations: usize) -> Option<CpuUse> {
+    fn finish(
+        self,
+        server: &ServerProcess,
+        operations: usize,
+        unit: &'static str,
+    ) -> Option<CpuUse> {
         Some(CpuUse {
             server: server.cpu_time().ok()?.saturating_sub(self.server),
             client: process_cpu_time("self").ok()?.saturating_sub(self.client),
             operations,
+            unit,
         })
     }
 }

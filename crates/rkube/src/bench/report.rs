@@ -110,16 +110,19 @@ pub struct CpuUse {
     pub server: Duration,
     /// Benchmark client CPU time.
     pub client: Duration,
-    /// Requests the server handled in the phase.
+    /// Operations the server handled in the phase.
     pub operations: usize,
+    /// What one operation is ("request", "delivered event").
+    pub unit: &'static str,
 }
 
 impl CpuUse {
     fn text(&self) -> String {
         let per_op = if self.operations > 0 {
             format!(
-                " ({:.0} µs/request)",
-                self.server.as_secs_f64() * 1e6 / self.operations as f64
+                " ({:.0} µs/{})",
+                self.server.as_secs_f64() * 1e6 / self.operations as f64,
+                self.unit
             )
         } else {
             String::new()
@@ -357,6 +360,9 @@ impl ApiReport {
                 "time to establish all watches",
                 format_duration(watch.setup),
             ));
+            if let Some(cpu) = &self.watch_cpu {
+                rows.push(row("CPU during the watch measurement", cpu.text()));
+            }
         }
         if let Some(churn) = &self.churn {
             let rate = rate_per_second(churn.updates.succeeded, churn.updates.elapsed);
@@ -575,6 +581,7 @@ mod tests {
                 server: ms(2000),
                 client: ms(500),
                 operations: 10_000,
+                unit: "request",
             }),
             watch_cpu: None,
             churn_cpu: None,
