@@ -24,7 +24,10 @@ use components::{
 };
 use paths::{PathContext, add_resource_paths};
 
-pub use crd::{crd_resource_info, crd_version_schema, v3_document_for_crd, v3_document_for_crds};
+pub use crd::{
+    crd_resource_info, crd_storage_version, crd_version_schema, v3_document_for_crd,
+    v3_document_for_crds,
+};
 pub use protobuf::v2_protobuf;
 pub use v2::{v2_document, v2_document_with_crds, v2_from_v3};
 

@@ -214,7 +214,7 @@ impl ApiServer {
                     path: &path,
                 };
                 if self.inner.authorizer.authorize(&attrs) == Decision::Deny {
-                    return error_response(&ApiError::new_forbidden_path(&user.name, &path));
+                    return error_response(&ApiError::forbidden_path(&user.name, &path));
                 }
                 if verb != "get" {
                     return error_response(&ApiError::method_not_allowed(&method, &path));
@@ -271,17 +271,6 @@ impl ApiServer {
         };
         let (bytes, content_type) = codec::encode(output, &value);
         Ok(bytes_response(StatusCode::OK, bytes, content_type))
-    }
-}
-
-impl ApiError {
-    fn new_forbidden_path(user: &str, path: &str) -> ApiError {
-        let mut e = ApiError::bad_request(format!(
-            "forbidden: User \"{user}\" cannot get path \"{path}\""
-        ));
-        e.code = 403;
-        e.reason = "Forbidden";
-        e
     }
 }
 

@@ -112,6 +112,15 @@ impl ApiError {
         e
     }
 
+    /// 403 Forbidden for a non-resource path.
+    pub fn forbidden_path(user: &str, path: &str) -> Self {
+        Self::new(
+            403,
+            "Forbidden",
+            format!("forbidden: User \"{user}\" cannot get path \"{path}\""),
+        )
+    }
+
     /// 403 Forbidden with a free-form message (admission refusals).
     pub fn forbidden_message(subject: Subject<'_>, detail: &str) -> Self {
         let mut e = Self::new(

@@ -61,6 +61,15 @@ pub fn crd_version_schema<'a>(crd: &'a Value, version: &str) -> Option<&'a Value
         .or_else(|| crd.pointer("/spec/validation/openAPIV3Schema"))
 }
 
+/// The version a CRD's objects are stored at (the one with `storage: true`).
+pub fn crd_storage_version(crd: &Value) -> Option<&str> {
+    crd.pointer("/spec/versions")?
+        .as_array()?
+        .iter()
+        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .and_then(|v| v.get("name").and_then(Value::as_str))
+}
+
 /// The resource a CRD serves at `version`, as the registry describes built-in resources.
 pub fn crd_resource_info(crd: &Value, version: &str) -> Option<ResourceInfo> {
     let entry = version_entry(crd, version)?;
@@ -133,7 +142,7 @@ pub fn crd_resource_info(crd: &Value, version: &str) -> Option<ResourceInfo> {
         verbs: verbs.iter().map(|v| (*v).to_string()).collect(),
         subresources,
         storage_group: group,
-        storage_version: version.to_string(),
+        storage_version: crd_storage_version(crd).unwrap_or(version).to_string(),
     })
 }
 
