@@ -47,7 +47,8 @@ pub trait Authorizer: Send + Sync {
 
 /// Until RBAC lands: `system:masters` may do everything; every authenticated user may read
 /// discovery, OpenAPI, health and version (upstream's `system:discovery` and
-/// `system:public-info-viewer` roles); nothing else is allowed.
+/// `system:public-info-viewer` roles) and ask about itself (`system:basic-user`: the self
+/// reviews); nothing else is allowed.
 #[derive(Debug, Default)]
 pub struct BootstrapAuthorizer;
 
@@ -55,6 +56,21 @@ impl Authorizer for BootstrapAuthorizer {
     fn authorize(&self, a: &Attributes<'_>) -> Decision {
         if a.user.in_group("system:masters") {
             return Decision::Allow;
+        }
+        if let Some(r) = &a.resource {
+            let self_review = a.verb == "create"
+                && matches!(
+                    (r.group, r.resource),
+                    (
+                        "authorization.k8s.io",
+                        "selfsubjectaccessreviews" | "selfsubjectrulesreviews"
+                    ) | ("authentication.k8s.io", "selfsubjectreviews")
+                );
+            return if self_review {
+                Decision::Allow
+            } else {
+                Decision::Deny
+            };
         }
         let public = a.resource.is_none()
             && a.verb == "get"

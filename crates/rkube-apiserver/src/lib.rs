@@ -198,6 +198,7 @@ impl ApiServer {
                     query: &query,
                     headers: &parts.headers,
                     body,
+                    user: &user,
                 };
                 call.run().await
             }

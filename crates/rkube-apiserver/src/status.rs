@@ -97,15 +97,16 @@ impl ApiError {
             Some(ns) => format!("in the namespace \"{ns}\""),
             None => "at the cluster scope".to_string(),
         };
+        let what = match subject.name {
+            "" => subject.qualified(),
+            name => format!("{} \"{name}\"", subject.qualified()),
+        };
         let mut e = Self::new(
             403,
             "Forbidden",
             format!(
-                "{} \"{}\" is forbidden: User \"{user}\" cannot {verb} resource \"{}\" in API group \"{}\" {scope}",
-                subject.qualified(),
-                subject.name,
-                subject.resource,
-                subject.group
+                "{what} is forbidden: User \"{user}\" cannot {verb} resource \"{}\" in API group \"{}\" {scope}",
+                subject.resource, subject.group
             ),
         );
         e.details = Some(Box::new(subject.details()));

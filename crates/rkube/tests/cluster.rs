@@ -238,3 +238,55 @@ fn server_help_and_version() {
         assert!(help.contains(flag), "{flag} missing from help:\n{help}");
     }
 }
+
+#[test]
+fn auth_can_i_whoami_and_forbidden_users() {
+    use base64::Engine;
+    let s = server();
+    assert_eq!(
+        s.ok(&["auth", "can-i", "create", "deployments"]).trim(),
+        "yes"
+    );
+    let who = s.ok(&["auth", "whoami"]);
+    assert!(
+        who.contains("admin") && who.contains("system:masters"),
+        "{who}"
+    );
+
+    // A user with a valid certificate but no rights: authenticated, then refused with 403.
+    let pki = rkube_apiserver::pki::Pki::load_or_create(
+        &s.data_dir().join("tls"),
+        &["localhost".to_string(), "127.0.0.1".to_string()],
+    )
+    .expect("pki");
+    let jane = pki
+        .issue_client("jane", &["developers"])
+        .expect("client cert");
+    let b64 = |p: &str| base64::engine::general_purpose::STANDARD.encode(p.as_bytes());
+    let config = std::fs::read_to_string(&s.kubeconfig).expect("kubeconfig");
+    let mut lines: Vec<String> = config.lines().map(str::to_string).collect();
+    for l in &mut lines {
+        if l.trim_start().starts_with("client-certificate-data:") {
+            *l = format!("    client-certificate-data: {}", b64(&jane.cert_pem));
+        } else if l.trim_start().starts_with("client-key-data:") {
+            *l = format!("    client-key-data: {}", b64(&jane.key_pem));
+        }
+    }
+    let path = s.data_dir().join("jane.kubeconfig");
+    std::fs::write(&path, lines.join("\n")).expect("write");
+    let kc = path.to_str().expect("utf-8");
+    let out = s.kubectl(&["--kubeconfig", kc, "get", "configmaps"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Error from server (Forbidden): configmaps is forbidden: User \"jane\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\""),
+        "{err}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(
+            &s.kubectl(&["--kubeconfig", kc, "auth", "can-i", "list", "pods"])
+                .stdout
+        )
+        .trim(),
+        "no"
+    );
+}

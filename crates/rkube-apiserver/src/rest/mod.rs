@@ -3,6 +3,7 @@
 
 mod delete;
 mod read;
+mod review;
 mod scale;
 mod watch;
 mod write;
@@ -15,6 +16,7 @@ use http::{HeaderMap, Response, StatusCode};
 use rkube_store::KeyValue;
 use serde_json::Value;
 
+use crate::authn::UserInfo;
 use crate::codec::{self, Output};
 use crate::registry::Served;
 use crate::request::ResourceRequest;
@@ -28,6 +30,7 @@ pub(crate) struct Call<'a> {
     pub query: &'a HashMap<String, String>,
     pub headers: &'a HeaderMap,
     pub body: Bytes,
+    pub user: &'a UserInfo,
 }
 
 /// The resolved request: the call plus the served resource.
@@ -77,6 +80,7 @@ impl Ctx<'_> {
             ("get", Some("scale")) => self.get_scale().await,
             ("list", None) => self.list().await,
             ("watch", None) => self.watch().await,
+            ("create", None) if review::is_review(&self.served) => self.review(),
             ("create", None) => self.create().await,
             ("create", Some("binding")) => self.bind().await,
             ("create", Some("eviction")) => self.evict().await,
