@@ -76,10 +76,11 @@ impl Ctx<'_> {
                     }
                 };
                 let mut spec = review.get("spec").cloned().unwrap_or(json!({}));
-                if plural == "localsubjectaccessreviews" {
-                    if let Some(ns) = self.namespace() {
-                        spec["resourceAttributes"]["namespace"] = json!(ns);
-                    }
+                if let Some(ns) = self
+                    .namespace()
+                    .filter(|_| plural == "localsubjectaccessreviews")
+                {
+                    spec["resourceAttributes"]["namespace"] = json!(ns);
                 }
                 self.access_review(&subject, &spec)
             }
