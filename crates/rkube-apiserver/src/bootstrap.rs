@@ -14,10 +14,12 @@ use crate::status::{ApiError, Result};
 
 impl ApiServer {
     /// Sends a request as the server itself (the in-process path every component will use).
+    /// Its objects are built by the server, so unknown-field checks are skipped.
     pub async fn loopback(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let sep = if path.contains('?') { '&' } else { '?' };
         let mut builder = Request::builder()
             .method(method)
-            .uri(path)
+            .uri(format!("{path}{sep}fieldValidation=Ignore"))
             .header("accept", "application/json");
         if body.is_some() {
             builder = builder.header("content-type", "application/json");

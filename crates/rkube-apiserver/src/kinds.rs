@@ -701,7 +701,7 @@ pub fn field_validation(
         }
         None => {
             if let Some(doc) =
-                cache.group_version_document(registry, &served.info.group, &served.info.version)
+                cache.validation_document(registry, &served.info.group, &served.info.version)
             {
                 let info = &served.info;
                 if let Some(schema) = rkube_api::schema::SchemaRef::for_kind(
