@@ -16,13 +16,30 @@ impl ApiServer {
     /// Sends a request as the server itself (the in-process path every component will use).
     /// Its objects are built by the server, so unknown-field checks are skipped.
     pub async fn loopback(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.loopback_as(method, path, "application/json", body)
+            .await
+    }
+
+    /// A merge patch sent as the server itself.
+    pub async fn loopback_patch(&self, path: &str, patch: &Value) -> (u16, Value) {
+        self.loopback_as("PATCH", path, "application/merge-patch+json", Some(patch))
+            .await
+    }
+
+    async fn loopback_as(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut builder = Request::builder()
             .method(method)
             .uri(format!("{path}{sep}fieldValidation=Ignore"))
             .header("accept", "application/json");
         if body.is_some() {
-            builder = builder.header("content-type", "application/json");
+            builder = builder.header("content-type", content_type);
         }
         let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         let Ok(req) = builder.body(bytes) else {

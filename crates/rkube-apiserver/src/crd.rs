@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use rkube_store::ListOptions;
 use serde_json::{Value, json};
 
@@ -77,19 +79,70 @@ pub async fn reload(api: &ApiServer) -> Result<()> {
         .await
         .map_err(store_error)?;
     let mut custom = Vec::new();
+    let mut deleting = Vec::new();
     for kv in &page.items {
         let crd = parse_stored(kv)?;
-        if !object::is_deleting(&crd) {
+        if object::is_deleting(&crd) {
+            deleting.push(crd);
+        } else {
             custom.extend(served_versions(&crd));
         }
     }
     let registry = api.registry().with_custom(custom);
     api.set_registry(registry);
+    if !api.inner.ready.load(std::sync::atomic::Ordering::SeqCst) {
+        // Starting: finish the cleanups a stop interrupted.
+        for crd in deleting {
+            clean_up_later(api.clone(), crd);
+        }
+    }
     Ok(())
 }
 
-/// Deletes every object of a CRD that was deleted.
-pub async fn delete_instances(api: &ApiServer, crd: &Value) -> Result<()> {
+/// The finalizer that keeps a deleted CRD until its objects are gone (upstream's name).
+pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+/// Adds the cleanup finalizer to a new CRD.
+pub fn add_cleanup_finalizer(crd: &mut Value) {
+    let meta = object::meta_mut(crd);
+    let finalizers = meta.entry("finalizers").or_insert_with(|| json!([]));
+    if let Some(list) = finalizers
+        .as_array_mut()
+        .filter(|l| !l.iter().any(|f| f == CLEANUP_FINALIZER))
+    {
+        list.push(json!(CLEANUP_FINALIZER));
+    }
+}
+
+/// Deletes a deleted CRD's objects, then removes its cleanup finalizer so the CRD goes away.
+/// Crash-safe: the CRD stays (not served) until its objects are gone, and [`reload`] at start
+/// resumes the cleanup of every CRD found deleting.
+pub fn clean_up_later(api: ApiServer, crd: Value) {
+    let name = object::name(&crd).to_string();
+    let span = tracing::info_span!("crd-cleanup", crd = %name);
+    tokio::spawn(
+        async move {
+            if let Err(e) = delete_instances(&api, &crd).await {
+                tracing::warn!(error = %e, "deleting custom resources failed");
+                return;
+            }
+            let remaining: Vec<String> = object::finalizers(&crd)
+                .into_iter()
+                .filter(|f| f != CLEANUP_FINALIZER)
+                .collect();
+            let patch = json!({"metadata": {"finalizers": remaining}});
+            let path = format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}");
+            let (code, body) = api.loopback_patch(&path, &patch).await;
+            if !(200..300).contains(&code) && code != 404 {
+                tracing::warn!(code, %body, "removing the cleanup finalizer failed");
+            }
+        }
+        .instrument(span),
+    );
+}
+
+/// Deletes every stored object of a CRD.
+async fn delete_instances(api: &ApiServer, crd: &Value) -> Result<()> {
     let group = crd
         .pointer("/spec/group")
         .and_then(Value::as_str)

@@ -188,6 +188,7 @@ pub fn prepare_create(served: &Served, obj: &mut Value) {
         obj["status"] = json!({"loadBalancer": {}});
     } else if is_kind(served, "apiextensions.k8s.io", "CustomResourceDefinition") {
         crate::crd::initial_status(obj);
+        crate::crd::add_cleanup_finalizer(obj);
     } else if has_status(served) && served.custom.is_none() && !is_kind(served, "", "Node") {
         obj["status"] = json!({});
     }
@@ -641,19 +642,12 @@ pub fn set_condition(
 }
 
 /// Hooks after a successful write: CRDs change what is served; deleting namespaces are emptied.
-pub async fn after_write(
-    api: &ApiServer,
-    served: &Served,
-    new: Option<&Value>,
-    old: Option<&Value>,
-) -> Result<()> {
+pub async fn after_write(api: &ApiServer, served: &Served, new: Option<&Value>) -> Result<()> {
     if is_kind(served, "apiextensions.k8s.io", "CustomResourceDefinition") {
-        if new.is_none()
-            && let Some(old) = old
-        {
-            crate::crd::delete_instances(api, old).await?;
-        }
         crate::crd::reload(api).await?;
+        if let Some(crd) = new.filter(|c| object::is_deleting(c)) {
+            crate::crd::clean_up_later(api.clone(), crd.clone());
+        }
     }
     if is_kind(served, "", "Namespace")
         && let Some(ns) = new.filter(|n| object::is_deleting(n))

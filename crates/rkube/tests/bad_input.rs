@@ -227,10 +227,28 @@ fn curl(s: &Server, method: &str, path: &str, content_type: &str, body: &[u8]) -
     std::fs::write(&file, body).expect("write body");
     let p = |f: &str| tls.join(f).to_string_lossy().to_string();
     let out = std::process::Command::new("curl")
-        .args(["-s", "--cacert", &p("ca.crt"), "--cert", &p("admin.crt"), "--key", &p("admin.key")])
-        .args(["-X", method, "-H", &format!("Content-Type: {content_type}"), "--data-binary"])
+        .args([
+            "-s",
+            "--cacert",
+            &p("ca.crt"),
+            "--cert",
+            &p("admin.crt"),
+            "--key",
+            &p("admin.key"),
+        ])
+        .args([
+            "-X",
+            method,
+            "-H",
+            &format!("Content-Type: {content_type}"),
+            "--data-binary",
+        ])
         .arg(format!("@{}", file.display()))
-        .args(["-w", "\n%{http_code}", &format!("https://127.0.0.1:{}{path}", s.port)])
+        .args([
+            "-w",
+            "\n%{http_code}",
+            &format!("https://127.0.0.1:{}{path}", s.port),
+        ])
         .output()
         .expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -243,28 +261,61 @@ fn hostile_bodies_are_refused_and_the_server_survives() {
     let s = server();
     let cms = "/api/v1/namespaces/default/configmaps";
     // A YAML alias bomb ("billion laughs").
-    let mut bomb = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\nextra:\n  a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+    let mut bomb = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\nextra:\n  a: &a [x,x,x,x,x,x,x,x,x,x]\n",
+    );
     for i in 1..9u8 {
         let (prev, cur) = ((b'a' + i - 1) as char, (b'a' + i) as char);
-        bomb.push_str(&format!("  {cur}: &{cur} [{}]\n", vec![format!("*{prev}"); 10].join(",")));
+        bomb.push_str(&format!(
+            "  {cur}: &{cur} [{}]\n",
+            vec![format!("*{prev}"); 10].join(",")
+        ));
     }
     let (code, body) = curl(&s, "POST", cms, "application/yaml", bomb.as_bytes());
     assert_eq!(code, 400, "{body}");
-    let (code, body) = curl(&s, "PATCH", &format!("{cms}/bomb?fieldManager=t"), "application/apply-patch+yaml", bomb.as_bytes());
+    let (code, body) = curl(
+        &s,
+        "PATCH",
+        &format!("{cms}/bomb?fieldManager=t"),
+        "application/apply-patch+yaml",
+        bomb.as_bytes(),
+    );
     assert_eq!(code, 400, "{body}");
     // Deep nesting.
-    let deep = format!("{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"deep\"}},\"data\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep = format!(
+        "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"deep\"}},\"data\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     let (code, body) = curl(&s, "POST", cms, "application/json", deep.as_bytes());
     assert_eq!(code, 400, "{body}");
     // Protobuf garbage and a truncated envelope.
-    let (code, _) = curl(&s, "POST", cms, "application/vnd.kubernetes.protobuf", &[7u8; 4096]);
+    let (code, _) = curl(
+        &s,
+        "POST",
+        cms,
+        "application/vnd.kubernetes.protobuf",
+        &[7u8; 4096],
+    );
     assert_eq!(code, 400);
-    let (code, _) = curl(&s, "POST", cms, "application/vnd.kubernetes.protobuf", b"k8s\x00\x0a\x00\x12\xff\xff\xff\xff\x0f");
+    let (code, _) = curl(
+        &s,
+        "POST",
+        cms,
+        "application/vnd.kubernetes.protobuf",
+        b"k8s\x00\x0a\x00\x12\xff\xff\xff\xff\x0f",
+    );
     assert_eq!(code, 400);
     // An unknown media type, and a patch type that is not a patch.
     let (code, _) = curl(&s, "POST", cms, "text/plain", b"hello");
     assert_eq!(code, 415);
-    let (code, _) = curl(&s, "PATCH", &format!("{cms}/x"), "application/yaml", b"a: b");
+    let (code, _) = curl(
+        &s,
+        "PATCH",
+        &format!("{cms}/x"),
+        "application/yaml",
+        b"a: b",
+    );
     assert_eq!(code, 415);
     // Still serving, nothing written.
     assert!(s.ok(&["get", "cm", "-o", "name"]).trim().is_empty());

@@ -87,6 +87,16 @@ fn crd_lifecycle() {
         "crd/crontabs.stable.example.com",
         "--timeout=10s",
     ]);
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "crd",
+            "crontabs.stable.example.com",
+            "-o",
+            "jsonpath={.metadata.finalizers}"
+        ]),
+        r#"["customresourcecleanup.apiextensions.k8s.io"]"#
+    );
     let resources = s.ok(&["api-resources", "--api-group=stable.example.com"]);
     assert!(
         resources

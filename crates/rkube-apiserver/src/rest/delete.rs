@@ -139,7 +139,7 @@ impl Ctx<'_> {
                 {
                     Ok(kv) => {
                         object::set_resource_version(&mut pending, kv.mod_revision);
-                        kinds::after_write(api, &self.served, Some(&pending), Some(&obj)).await?;
+                        kinds::after_write(api, &self.served, Some(&pending)).await?;
                         return Ok(Deleted::Pending(pending));
                     }
                     Err(rkube_store::Error::Conflict { .. } | rkube_store::Error::NotFound(_)) => {
@@ -158,7 +158,7 @@ impl Ctx<'_> {
                 .await
             {
                 Ok(_) => {
-                    kinds::after_write(api, &self.served, None, Some(&obj)).await?;
+                    kinds::after_write(api, &self.served, None).await?;
                     return Ok(Deleted::Now(obj));
                 }
                 Err(rkube_store::Error::Conflict { .. }) => continue,

@@ -217,7 +217,7 @@ impl Ctx<'_> {
                 other => store_error(other),
             })?;
         object::set_resource_version(&mut obj, kv.mod_revision);
-        kinds::after_write(api, &self.served, Some(&obj), None).await?;
+        kinds::after_write(api, &self.served, Some(&obj)).await?;
         Ok(Written {
             obj,
             raw: self.raw(kv.value),
@@ -421,7 +421,7 @@ impl Ctx<'_> {
                     .await
                 {
                     Ok(_) => {
-                        kinds::after_write(api, &self.served, None, Some(&old)).await?;
+                        kinds::after_write(api, &self.served, None).await?;
                         return Ok(Written {
                             obj: new,
                             raw: None,
@@ -443,7 +443,7 @@ impl Ctx<'_> {
             {
                 Ok(kv) => {
                     object::set_resource_version(&mut new, kv.mod_revision);
-                    kinds::after_write(api, &self.served, Some(&new), Some(&old)).await?;
+                    kinds::after_write(api, &self.served, Some(&new)).await?;
                     return Ok(Written {
                         obj: new,
                         raw: self.raw(kv.value),
