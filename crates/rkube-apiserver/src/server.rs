@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{Instrument, debug, info_span};
 
-use crate::authn::{Authenticator, Credentials};
+use crate::authn::{Authenticator, Credentials, UserInfo};
 use crate::pki::Pki;
 use crate::status::ApiError;
 use crate::{ApiServer, Body, MAX_BODY_BYTES};
@@ -111,20 +111,25 @@ pub async fn serve(
                         return;
                     }
                 };
-                let client_cert: Option<Vec<u8>> = tls
+                // A client certificate belongs to the connection: authenticate it once.
+                let cert_user = tls
                     .get_ref()
                     .1
                     .peer_certificates()
                     .and_then(|c| c.first())
-                    .map(|c| c.as_ref().to_vec());
+                    .and_then(|c| {
+                        authenticator.authenticate(&Credentials {
+                            client_cert: Some(c.as_ref()),
+                            bearer_token: None,
+                        })
+                    });
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let api = api.clone();
                     let authenticator = authenticator.clone();
-                    let client_cert = client_cert.clone();
+                    let cert_user = cert_user.clone();
                     async move {
                         Ok::<_, std::convert::Infallible>(
-                            dispatch(api, authenticator.as_ref(), client_cert.as_deref(), req)
-                                .await,
+                            dispatch(api, authenticator.as_ref(), cert_user, req).await,
                         )
                     }
                 });
@@ -143,19 +148,21 @@ pub async fn serve(
 async fn dispatch(
     api: ApiServer,
     authenticator: &dyn Authenticator,
-    client_cert: Option<&[u8]>,
+    cert_user: Option<UserInfo>,
     req: Request<Incoming>,
 ) -> Response<Body> {
-    let bearer = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .map(str::to_string);
-    let user = authenticator.authenticate(&Credentials {
-        client_cert,
-        bearer_token: bearer.as_deref(),
+    // As upstream: a valid client certificate wins; otherwise a bearer token may authenticate.
+    let user = cert_user.or_else(|| {
+        let bearer = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)?;
+        authenticator.authenticate(&Credentials {
+            client_cert: None,
+            bearer_token: Some(bearer),
+        })
     });
     let (parts, body) = req.into_parts();
     let declared = parts
