@@ -115,6 +115,8 @@ fn unbound_pods_are_deleted_at_once() {
         ),
         "{table}"
     );
+    let err = s.fails(&["logs", "p"]);
+    assert!(err.contains("pod p does not have a host assigned"), "{err}");
     s.ok(&["delete", "pod", "p", "--wait=true", "--timeout=5s"]);
     s.fails(&["get", "pod", "p"]);
 }

@@ -93,12 +93,29 @@ impl Ctx<'_> {
             (verb, Some(sub))
                 if matches!(sub, "log" | "exec" | "attach" | "portforward" | "proxy") =>
             {
-                Err(ApiError::bad_request(format!(
-                    "{sub} ({verb}) needs a node agent, which this server does not run yet"
-                )))
+                self.node_stream(verb, sub).await
             }
             (verb, _) => Err(ApiError::method_not_allowed(verb, &self.call.req.resource)),
         }
+    }
+
+    /// log, exec, attach, port-forward and proxy are served by the node agent the object is
+    /// on; there is none yet, so these answer with what upstream says when it cannot reach one.
+    async fn node_stream(&self, verb: &str, sub: &str) -> Result<Response<Body>> {
+        let obj = self.read(&self.load(self.name()).await?)?;
+        let node = obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if self.served.info.kind == "Pod" && node.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "pod {} does not have a host assigned",
+                self.name()
+            )));
+        }
+        Err(ApiError::unavailable(format!(
+            "{sub} ({verb}) needs the node agent, which this server does not run yet"
+        )))
     }
 
     /// The subject of error messages about the named object.
