@@ -1,12 +1,11 @@
 //! What every cluster has: the default namespaces and the `kubernetes` Service with its
-//! endpoints; and the emptying of deleted namespaces.
+//! endpoints.
 
 use std::net::Ipv4Addr;
 
 use bytes::Bytes;
 use http::Request;
 use serde_json::{Value, json};
-use tracing::{Instrument, info_span, warn};
 
 use crate::ApiServer;
 use crate::authn::UserInfo;
@@ -115,58 +114,4 @@ pub async fn ensure_defaults(api: &ApiServer) -> Result<()> {
         }),
     )
     .await
-}
-
-/// Empties a deleted namespace in the background: deletes every namespaced object in it, then
-/// removes the `kubernetes` finalizer so the namespace goes away.
-///
-/// This is the namespace controller's job; it lives here until the controllers crate exists.
-pub fn finalize_namespace_later(api: ApiServer, namespace: String) {
-    let span = info_span!("namespace-finalizer", %namespace);
-    tokio::spawn(
-        async move {
-            let registry = api.registry();
-            let mut seen = std::collections::HashSet::new();
-            for group in registry.groups() {
-                for version in &group.versions {
-                    for served in registry.resources(&group.group, version) {
-                        let info = &served.info;
-                        if !info.namespaced || !info.verbs.iter().any(|v| v == "deletecollection") {
-                            continue;
-                        }
-                        if !seen.insert((info.storage_group.clone(), info.plural.clone())) {
-                            continue;
-                        }
-                        let prefix = if info.group.is_empty() {
-                            "/api".to_string()
-                        } else {
-                            format!("/apis/{}", info.group)
-                        };
-                        let path = format!(
-                            "{prefix}/{}/namespaces/{namespace}/{}",
-                            info.version, info.plural
-                        );
-                        let (code, body) = api.loopback("DELETE", &path, None).await;
-                        if !(200..300).contains(&code) && code != 404 {
-                            warn!(%path, code, %body, "emptying namespace failed");
-                        }
-                    }
-                }
-            }
-            let path = format!("/api/v1/namespaces/{namespace}/finalize");
-            let (code, ns) = api
-                .loopback("GET", &format!("/api/v1/namespaces/{namespace}"), None)
-                .await;
-            if code != 200 {
-                return;
-            }
-            let mut ns = ns;
-            ns["spec"]["finalizers"] = json!([]);
-            let (code, body) = api.loopback("PUT", &path, Some(&ns)).await;
-            if !(200..300).contains(&code) && code != 404 {
-                warn!(code, %body, "finalizing namespace failed");
-            }
-        }
-        .instrument(span),
-    );
 }

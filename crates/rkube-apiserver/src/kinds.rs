@@ -1,10 +1,8 @@
-//! What the server does differently per kind, in one place: selectors, tables, defaulting,
-//! validation, status handling, generation, graceful deletion and the write hooks that keep
-//! CRDs and namespaces working. The kind knowledge itself lives in `rkube-api`.
+//! What the server does differently per kind when writing: conversion to the storage version,
+//! defaulting, validation, status handling, generation, managed fields, patches and the write
+//! hooks that keep CRDs working. The kind knowledge itself lives in `rkube-api`; deletion rules
+//! are in `deletion`, selectors in `selection`, tables in `render`.
 
-use std::collections::HashMap;
-
-use rkube_store::KeyValue;
 use serde_json::{Value, json};
 
 use crate::ApiServer;
@@ -35,103 +33,7 @@ pub fn convert(served: &Served, obj: &Value, to_storage: bool) -> Result<Value> 
     converted.map_err(|e| ApiError::internal(format!("converting to {target}: {e}")))
 }
 
-/// Label and field selectors of a list or watch.
-pub struct Filter {
-    info: rkube_api::ResourceInfo,
-    labels: rkube_api::selector::LabelSelector,
-    fields: rkube_api::fields::FieldSelector,
-}
-
-impl Filter {
-    /// The selectors of `labelSelector` and `fieldSelector`; a bad selector is 400.
-    pub fn from_query(served: &Served, query: &HashMap<String, String>) -> Result<Filter> {
-        let labels = match query.get("labelSelector").filter(|s| !s.is_empty()) {
-            Some(s) => rkube_api::selector::LabelSelector::parse(s)
-                .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
-            None => rkube_api::selector::LabelSelector::everything(),
-        };
-        let fields = match query.get("fieldSelector").filter(|s| !s.is_empty()) {
-            Some(s) => {
-                let f = rkube_api::fields::FieldSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                f.validate_for(&served.info)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                f
-            }
-            None => rkube_api::fields::FieldSelector::default(),
-        };
-        Ok(Filter {
-            info: served.info.clone(),
-            labels,
-            fields,
-        })
-    }
-
-    /// Whether the filter selects everything.
-    pub fn is_everything(&self) -> bool {
-        self.labels.is_empty() && self.fields.is_empty()
-    }
-
-    /// Whether a stored object matches.
-    pub fn matches_raw(&self, kv: &KeyValue) -> Result<bool> {
-        if self.is_everything() {
-            return Ok(true);
-        }
-        let obj = parse_stored(kv)?;
-        Ok(self.matches(&obj))
-    }
-
-    /// Whether an object matches.
-    pub fn matches(&self, obj: &Value) -> bool {
-        let empty = serde_json::Map::new();
-        self.labels.matches(object::labels(obj).unwrap_or(&empty))
-            && self.fields.matches(&self.info, obj)
-    }
-}
-
-/// A `meta.k8s.io` Table of `objects`; `include_object` is the `includeObject` parameter.
-pub fn table(
-    served: &Served,
-    version: &str,
-    objects: &[Value],
-    resource_version: &str,
-    include_object: &str,
-) -> Value {
-    use rkube_api::table::IncludeObject;
-    let now = object::unix_now();
-    let include = match include_object {
-        "None" => IncludeObject::None,
-        "Object" => IncludeObject::Object,
-        _ => IncludeObject::Metadata,
-    };
-    let mut table = match &served.custom {
-        None => rkube_api::table::table(&served.info, objects, now, include),
-        Some(c) => {
-            let rows: Vec<Value> = objects
-                .iter()
-                .map(|obj| {
-                    let mut row = json!({"cells": rkube_api::table::custom_columns(&c.printer_columns, obj, now)});
-                    match include {
-                        IncludeObject::None => {}
-                        IncludeObject::Object => row["object"] = obj.clone(),
-                        IncludeObject::Metadata => row["object"] = crate::rest::partial_metadata(obj),
-                    }
-                    row
-                })
-                .collect();
-            json!({
-                "kind": "Table",
-                "columnDefinitions": rkube_api::table::custom_column_definitions(&c.printer_columns),
-                "rows": rows,
-            })
-        }
-    };
-    table["apiVersion"] = json!(format!("meta.k8s.io/{version}"));
-    table["metadata"] = json!({"resourceVersion": resource_version});
-    table
-}
-
-fn is_kind(served: &Served, group: &str, kind: &str) -> bool {
+pub(crate) fn is_kind(served: &Served, group: &str, kind: &str) -> bool {
     served.custom.is_none() && served.info.group == group && served.info.kind == kind
 }
 
@@ -468,16 +370,6 @@ pub fn same_object(old: &Value, new: &Value) -> bool {
     strip(old) == strip(new)
 }
 
-/// Whether a deleting object has no finalizers left (and may be removed).
-pub fn finalizers_done(served: &Served, obj: &Value) -> bool {
-    let spec_done = !is_kind(served, "", "Namespace")
-        || obj
-            .pointer("/spec/finalizers")
-            .and_then(Value::as_array)
-            .is_none_or(|a| a.is_empty());
-    spec_done && object::finalizers(obj).is_empty()
-}
-
 /// Whether PUT may create a missing object (upstream's AllowCreateOnUpdate).
 pub fn allows_create_on_update(served: &Served) -> bool {
     served.custom.is_none()
@@ -532,82 +424,6 @@ pub fn apply(
     })
 }
 
-/// Whether DELETE answers with the deleted object (as upstream does for these kinds) rather
-/// than a Status.
-pub fn returns_deleted_object(served: &Served) -> bool {
-    served.custom.is_some()
-        || is_kind(served, "", "Pod")
-        || is_kind(served, "", "Service")
-        || is_kind(served, "", "Namespace")
-}
-
-/// The grace period of a deletion: pods bound to a node get theirs; everything else none.
-pub fn grace_period(served: &Served, obj: &Value, requested: Option<i64>) -> i64 {
-    if !is_kind(served, "", "Pod") {
-        return 0;
-    }
-    let bound = obj
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty());
-    let phase = obj
-        .pointer("/status/phase")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !bound || phase == "Succeeded" || phase == "Failed" {
-        return 0;
-    }
-    requested
-        .or_else(|| {
-            obj.pointer("/spec/terminationGracePeriodSeconds")
-                .and_then(Value::as_i64)
-        })
-        .unwrap_or(30)
-        .max(0)
-}
-
-/// Marks an object as deleting when it cannot go at once (finalizers, grace period, namespace
-/// contents); returns whether it must wait.
-pub fn mark_deleting(
-    served: &Served,
-    obj: &mut Value,
-    grace: i64,
-    _propagation: Option<&str>,
-) -> bool {
-    let is_namespace = is_kind(served, "", "Namespace");
-    let waits = grace > 0
-        || !object::finalizers(obj).is_empty()
-        || (is_namespace && !finalizers_done(served, obj));
-    if !waits {
-        return false;
-    }
-    if !object::is_deleting(obj) {
-        let meta = object::meta_mut(obj);
-        meta.insert(
-            "deletionTimestamp".into(),
-            json!(object::format_rfc3339(object::unix_now() + grace)),
-        );
-        meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
-    } else if grace > 0 {
-        let current = obj
-            .pointer("/metadata/deletionGracePeriodSeconds")
-            .and_then(Value::as_i64)
-            .unwrap_or(i64::MAX);
-        if grace < current {
-            let meta = object::meta_mut(obj);
-            meta.insert(
-                "deletionTimestamp".into(),
-                json!(object::format_rfc3339(object::unix_now() + grace)),
-            );
-            meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
-        }
-    }
-    if is_namespace {
-        obj["status"]["phase"] = json!("Terminating");
-    }
-    true
-}
-
 /// Sets a status condition (type, status, reason, message) with transition time.
 pub fn set_condition(
     obj: &mut Value,
@@ -641,18 +457,14 @@ pub fn set_condition(
     }
 }
 
-/// Hooks after a successful write: CRDs change what is served; deleting namespaces are emptied.
+/// Hooks after a successful write: CRDs change what is served. (Deleted namespaces are
+/// emptied by the namespace controller, through the API.)
 pub async fn after_write(api: &ApiServer, served: &Served, new: Option<&Value>) -> Result<()> {
     if is_kind(served, "apiextensions.k8s.io", "CustomResourceDefinition") {
         crate::crd::reload(api).await?;
         if let Some(crd) = new.filter(|c| object::is_deleting(c)) {
             crate::crd::clean_up_later(api.clone(), crd.clone());
         }
-    }
-    if is_kind(served, "", "Namespace")
-        && let Some(ns) = new.filter(|n| object::is_deleting(n))
-    {
-        crate::bootstrap::finalize_namespace_later(api.clone(), object::name(ns).to_string());
     }
     Ok(())
 }

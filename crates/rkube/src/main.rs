@@ -1,5 +1,6 @@
 //! `rkube`: Kubernetes in one binary. This file is the command line and the wiring: it opens
-//! the store, loads the certificates, starts the API server and stops it cleanly on a signal.
+//! the store, loads the certificates, starts the API server and the controllers, and stops them
+//! cleanly on a signal.
 
 mod bench;
 
@@ -149,6 +150,11 @@ async fn server(args: ServerArgs) -> Result<()> {
     api.start()
         .await
         .map_err(|e| anyhow::anyhow!("starting the API server: {e}"))?;
+    let controllers_stop = rkube_controllers::Shutdown::new();
+    let controllers = tokio::spawn(rkube_controllers::run_all(
+        rkube_client::in_process(api.clone()),
+        controllers_stop.clone(),
+    ));
     let kubeconfig_path = args
         .write_kubeconfig
         .clone()
@@ -172,6 +178,8 @@ async fn server(args: ServerArgs) -> Result<()> {
 
     wait_for_signal().await?;
     info!("shutting down");
+    controllers_stop.cancel();
+    let _ = controllers.await;
     let _ = stop_tx.send(true);
     let _ = serving.await;
     store.close();

@@ -6,8 +6,10 @@ use serde_json::{Value, json};
 
 use super::write::value_fn;
 use super::{Ctx, parse_stored, store_error};
-use crate::kinds::{self, Filter};
+use crate::deletion;
+use crate::kinds;
 use crate::object;
+use crate::selection::Filter;
 use crate::status::{ApiError, Result, success_status};
 use crate::{Body, json_response};
 
@@ -74,7 +76,7 @@ impl Ctx<'_> {
         let options = self.delete_options()?;
         match self.delete_one(self.name(), &options).await? {
             Deleted::Now(obj) => {
-                if kinds::returns_deleted_object(&self.served) {
+                if deletion::returns_deleted_object(&self.served) {
                     self.respond_object(StatusCode::OK, None, &obj)
                 } else {
                     Ok(json_response(
@@ -116,9 +118,9 @@ impl Ctx<'_> {
                     ),
                 ));
             }
-            let grace = kinds::grace_period(&self.served, &obj, options.grace_period);
+            let grace = deletion::grace_period(&self.served, &obj, options.grace_period);
             let mut pending = obj.clone();
-            let needs_wait = kinds::mark_deleting(
+            let needs_wait = deletion::mark_deleting(
                 &self.served,
                 &mut pending,
                 grace,

@@ -188,7 +188,7 @@ impl Ctx<'_> {
                 Ok(bytes_response(code, b, ct))
             }
             Output::Table(v) => {
-                let table = crate::kinds::table(
+                let table = crate::render::table(
                     &self.served,
                     v,
                     std::slice::from_ref(obj),
@@ -199,7 +199,7 @@ impl Ctx<'_> {
             }
             Output::PartialMetadata => Ok(bytes_response(
                 code,
-                partial_metadata(obj).to_string(),
+                crate::render::partial_metadata(obj).to_string(),
                 "application/json",
             )),
         }
@@ -239,15 +239,6 @@ impl Ctx<'_> {
     fn include_object(&self) -> &str {
         self.param("includeObject").unwrap_or("Metadata")
     }
-}
-
-/// `PartialObjectMetadata` of an object.
-pub(crate) fn partial_metadata(obj: &Value) -> Value {
-    serde_json::json!({
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj.get("metadata").cloned().unwrap_or(Value::Null),
-    })
 }
 
 /// Maps store errors that are not about a specific object.

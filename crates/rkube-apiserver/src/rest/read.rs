@@ -6,9 +6,10 @@ use http::{Response, StatusCode};
 use rkube_store::{KeyValue, ListOptions};
 use serde_json::{Value, json};
 
-use super::{Ctx, partial_metadata, store_error};
+use super::{Ctx, store_error};
 use crate::codec::Output;
-use crate::kinds::Filter;
+use crate::render::partial_metadata;
+use crate::selection::Filter;
 use crate::status::{ApiError, Result};
 use crate::{Body, bytes_response};
 
@@ -161,7 +162,7 @@ impl Ctx<'_> {
                     .collect::<Result<Vec<Value>>>()?;
                 let body = match output {
                     Output::Table(v) => {
-                        let mut t = crate::kinds::table(
+                        let mut t = crate::render::table(
                             &self.served,
                             v,
                             &objects,

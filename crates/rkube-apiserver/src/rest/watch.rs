@@ -14,12 +14,13 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug_span};
 
-use super::{Ctx, parse_stored, partial_metadata, store_error};
+use super::{Ctx, parse_stored, store_error};
 use crate::Body;
 use crate::codec::Output;
-use crate::kinds::Filter;
 use crate::object;
 use crate::registry::Served;
+use crate::render::partial_metadata;
+use crate::selection::Filter;
 use crate::status::{ApiError, Result};
 
 /// How often bookmarks are sent when the client allows them.
@@ -246,7 +247,7 @@ impl Stream {
         }
         let obj = match self.output {
             Output::Table(v) => {
-                let mut t = crate::kinds::table(
+                let mut t = crate::render::table(
                     &self.served,
                     v,
                     std::slice::from_ref(&obj),

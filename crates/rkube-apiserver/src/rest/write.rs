@@ -412,7 +412,7 @@ impl Ctx<'_> {
                     created: false,
                 });
             }
-            if object::is_deleting(&new) && kinds::finalizers_done(&self.served, &new) {
+            if object::is_deleting(&new) && crate::deletion::finalizers_done(&self.served, &new) {
                 // The last finalizer is gone: the object goes away now.
                 match api
                     .inner
