@@ -61,7 +61,7 @@ impl Registry {
     /// Every plugin rkube ships.
     pub fn in_tree() -> Registry {
         let mut registry = Registry::new();
-        let entries: [(&'static str, PluginFactory); 10] = [
+        let entries: [(&'static str, PluginFactory); 13] = [
             (
                 plugins::scheduling_gates::NAME,
                 plugins::scheduling_gates::new,
@@ -87,6 +87,18 @@ impl Registry {
             ),
             (plugins::node_ports::NAME, plugins::node_ports::new),
             (plugins::image_locality::NAME, plugins::image_locality::new),
+            (
+                plugins::inter_pod_affinity::NAME,
+                plugins::inter_pod_affinity::new,
+            ),
+            (
+                plugins::pod_topology_spread::NAME,
+                plugins::pod_topology_spread::new,
+            ),
+            (
+                plugins::default_preemption::NAME,
+                plugins::default_preemption::new,
+            ),
         ];
         for (name, factory) in entries {
             registry.factories.insert(name, factory);

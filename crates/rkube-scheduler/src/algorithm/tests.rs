@@ -49,7 +49,7 @@ fn fit_error_aggregates_reasons_like_upstream() {
     let pod = PodBuilder::new("p").requests(&[("cpu", "2")]).build();
     assert_eq!(
         fit_message(schedule(&default_profile(), &pod, nodes, vec![])),
-        "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu."
+        "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod."
     );
 }
 
@@ -70,7 +70,7 @@ fn histogram_counts_every_reason_and_sorts_as_strings() {
         .build();
     assert_eq!(
         fit_message(schedule(&default_profile(), &pod, nodes, vec![])),
-        "0/13 nodes are available: 1 Insufficient memory, 11 Insufficient cpu, 2 node(s) were unschedulable."
+        "0/13 nodes are available: 1 Insufficient memory, 11 Insufficient cpu, 2 node(s) were unschedulable. preemption: 0/13 nodes are available: 11 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
     );
 }
 
@@ -186,7 +186,7 @@ fn pre_filter_result_restricts_nodes_and_counts_the_rest() {
     let pod = pod_with_required_terms(vec![name_in(&["a"])]);
     assert_eq!(
         fit_message(schedule(&default_profile(), &pod, nodes.clone(), vec![])),
-        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
     );
     let pod = pod_with_required_terms(vec![name_in(&["c"])]);
     let result = schedule(&default_profile(), &pod, nodes.clone(), vec![]).expect("fits c");
@@ -208,7 +208,7 @@ fn pre_filter_result_restricts_nodes_and_counts_the_rest() {
     };
     assert_eq!(
         fit.to_string(),
-        "0/3 nodes are available: pod affinity terms conflict."
+        "0/3 nodes are available: pod affinity terms conflict. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     );
     assert_eq!(
         fit.diagnosis.unschedulable_plugins,

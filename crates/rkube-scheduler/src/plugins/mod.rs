@@ -1,17 +1,21 @@
 //! The in-tree plugins, one file each with its `NAME` and its constructor `new`.
 //!
-//! Still to come (other work items): InterPodAffinity, PodTopologySpread (PreFilter/Filter/
-//! PreScore/Score, weight 2 each in the defaults) and DefaultPreemption (PostFilter); they plug
-//! in through `registry::Registry::in_tree` and are already named, with their weights, in
-//! `config::DEFAULT_MULTI_POINT_PLUGINS`, so registering them enables them by default.
+//! Inputs the snapshot does not hold are passed through the `CycleState` by the caller:
+//! namespace labels (`inter_pod_affinity::NAMESPACE_LABELS_KEY`), the default spread selector
+//! (`pod_topology_spread::DEFAULT_SELECTOR_KEY`) and PodDisruptionBudgets
+//! (`default_preemption::PDBS_KEY`); preemption leaves its victims under
+//! `default_preemption::PREEMPTION_OUTCOME_KEY`.
 
 pub mod balanced_allocation;
+pub mod default_preemption;
 pub mod image_locality;
+pub mod inter_pod_affinity;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_ports;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
+pub mod pod_topology_spread;
 pub mod priority_sort;
 pub mod resource_allocation;
 pub mod scheduling_gates;

@@ -14,9 +14,16 @@ fn default_profile_has_upstream_order_and_weights() {
     assert_eq!(names(&profile.pre_enqueue), ["SchedulingGates"]);
     assert_eq!(
         names(&profile.pre_filter),
-        ["NodeAffinity", "NodePorts", "NodeResourcesFit"]
+        [
+            "NodeAffinity",
+            "NodePorts",
+            "NodeResourcesFit",
+            "PodTopologySpread",
+            "InterPodAffinity"
+        ]
     );
-    assert!(profile.post_filter.is_empty() && profile.bind.is_empty());
+    assert_eq!(names(&profile.post_filter), ["DefaultPreemption"]);
+    assert!(profile.bind.is_empty());
     assert_eq!(
         names(&profile.filter),
         [
@@ -25,7 +32,9 @@ fn default_profile_has_upstream_order_and_weights() {
             "TaintToleration",
             "NodeAffinity",
             "NodePorts",
-            "NodeResourcesFit"
+            "NodeResourcesFit",
+            "PodTopologySpread",
+            "InterPodAffinity"
         ]
     );
     let weights: Vec<_> = profile
@@ -39,6 +48,8 @@ fn default_profile_has_upstream_order_and_weights() {
             ("TaintToleration", 3),
             ("NodeAffinity", 2),
             ("NodeResourcesFit", 1),
+            ("PodTopologySpread", 2),
+            ("InterPodAffinity", 2),
             ("NodeResourcesBalancedAllocation", 1),
             ("ImageLocality", 1)
         ]
