@@ -16,6 +16,7 @@ pub mod profile;
 pub mod queue;
 pub mod registry;
 pub mod resources;
+pub mod runner;
 
 pub use algorithm::{FitError, ScheduleError, ScheduleResult, SchedulingAlgorithm};
 pub use config::SchedulerConfiguration;
