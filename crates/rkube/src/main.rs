@@ -1,6 +1,6 @@
 //! `rkube`: Kubernetes in one binary. This file is the command line and the wiring: it opens
-//! the store, loads the certificates, starts the API server and the controllers, and stops them
-//! cleanly on a signal.
+//! the store, loads the certificates, starts the API server, the controllers and the scheduler,
+//! and stops them cleanly on a signal.
 
 mod bench;
 
@@ -36,6 +36,18 @@ enum Command {
     Server(ServerArgs),
     /// Measure a running server: `rkube bench api`.
     Bench(bench::BenchArgs),
+    /// Run the node simulator against a cluster (nodes annotated `sim.rkube.io/node: "true"`).
+    Sim(SimArgs),
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Kubeconfig of the cluster to simulate nodes in.
+    #[arg(long)]
+    kubeconfig: PathBuf,
+    /// IP range the simulated nodes' pod CIDRs (one /24 each) come from.
+    #[arg(long, default_value = rkube_node::sim::DEFAULT_CLUSTER_CIDR)]
+    cluster_cidr: String,
 }
 
 #[derive(Args)]
@@ -58,6 +70,21 @@ struct ServerArgs {
     /// Port range for NodePort Services.
     #[arg(long, default_value = "30000-32767")]
     service_node_port_range: String,
+    /// KubeSchedulerConfiguration file (profiles, plugins, weights) for the scheduler.
+    #[arg(long, value_name = "FILE")]
+    scheduler_config: Option<PathBuf>,
+    /// Do not run the scheduler in this process.
+    #[arg(long)]
+    disable_scheduler: bool,
+    /// Create this many simulated nodes, sim-0 … sim-<N-1>.
+    #[arg(long, default_value_t = 0)]
+    simulated_nodes: usize,
+    /// Do not run the node simulator in this process.
+    #[arg(long)]
+    disable_simulator: bool,
+    /// IP range the nodes' pod CIDRs (one /24 each) come from.
+    #[arg(long, default_value = rkube_node::sim::DEFAULT_CLUSTER_CIDR)]
+    cluster_cidr: String,
 }
 
 fn main() -> Result<()> {
@@ -77,7 +104,25 @@ fn main() -> Result<()> {
             runtime.block_on(server(args))
         }
         Command::Bench(args) => bench::run(args),
+        Command::Sim(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(simulate(args))
+        }
     }
+}
+
+/// `rkube sim`: the node simulator as its own process against any cluster.
+async fn simulate(args: SimArgs) -> Result<()> {
+    let config = rkube_node::sim::Config::new(&args.cluster_cidr)?;
+    let client = rkube_client::from_kubeconfig(&args.kubeconfig).await?;
+    let stop = rkube_controllers::Shutdown::new();
+    let simulator = tokio::spawn(rkube_node::sim::run(client, config, stop.clone()));
+    wait_for_signal().await?;
+    stop.cancel();
+    simulator.await??;
+    Ok(())
 }
 
 fn parse_port_range(s: &str) -> Result<(u16, u16)> {
@@ -95,6 +140,8 @@ async fn server(args: ServerArgs) -> Result<()> {
     let started = Instant::now();
     let service_cidr = Config::parse_cidr(&args.service_cidr).map_err(anyhow::Error::msg)?;
     let node_port_range = parse_port_range(&args.service_node_port_range)?;
+    let scheduler = scheduler(&args)?;
+    let simulator_config = rkube_node::sim::Config::new(&args.cluster_cidr)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
 
@@ -155,6 +202,22 @@ async fn server(args: ServerArgs) -> Result<()> {
         rkube_client::in_process(api.clone()),
         controllers_stop.clone(),
     ));
+    let scheduler = scheduler.map(|scheduler| {
+        tokio::spawn(scheduler.run(
+            rkube_client::in_process(api.clone()),
+            controllers_stop.clone(),
+        ))
+    });
+    let simulator = (!args.disable_simulator).then(|| {
+        tokio::spawn(rkube_node::sim::run(
+            rkube_client::in_process(api.clone()),
+            simulator_config,
+            controllers_stop.clone(),
+        ))
+    });
+    rkube_node::sim::create_nodes(&rkube_client::in_process(api.clone()), args.simulated_nodes)
+        .await
+        .context("creating simulated nodes")?;
     let kubeconfig_path = args
         .write_kubeconfig
         .clone()
@@ -180,10 +243,36 @@ async fn server(args: ServerArgs) -> Result<()> {
     info!("shutting down");
     controllers_stop.cancel();
     let _ = controllers.await;
+    if let Some(scheduler) = scheduler {
+        let _ = scheduler.await;
+    }
+    if let Some(simulator) = simulator {
+        let _ = simulator.await;
+    }
     let _ = stop_tx.send(true);
     let _ = serving.await;
     store.close();
     Ok(())
+}
+
+/// The scheduler of `rkube server`, built from `--scheduler-config` (upstream's defaults
+/// without it); `None` with `--disable-scheduler`.
+fn scheduler(args: &ServerArgs) -> Result<Option<rkube_scheduler::runner::Scheduler>> {
+    if args.disable_scheduler {
+        return Ok(None);
+    }
+    let config = match &args.scheduler_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            rkube_scheduler::SchedulerConfiguration::from_yaml(&text)
+                .with_context(|| format!("loading {}", path.display()))?
+        }
+        None => rkube_scheduler::SchedulerConfiguration::default(),
+    };
+    let scheduler =
+        rkube_scheduler::runner::Scheduler::new(&config, &rkube_scheduler::Registry::in_tree())?;
+    Ok(Some(scheduler))
 }
 
 async fn wait_for_signal() -> Result<()> {
