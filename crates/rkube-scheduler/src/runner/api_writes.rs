@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Binding, Event, EventSource, ObjectReference, P
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 /// `Normal` events.
@@ -23,6 +23,8 @@ pub const REASON_FAILED_SCHEDULING: &str = "FailedScheduling";
 pub const CONDITION_REASON_UNSCHEDULABLE: &str = "Unschedulable";
 /// PodScheduled=False reason when scheduling failed with an error.
 pub const CONDITION_REASON_SCHEDULER_ERROR: &str = "SchedulerError";
+/// Reason of the event on a pod evicted by preemption.
+pub const REASON_PREEMPTED: &str = "Preempted";
 
 fn namespace_of(pod: &Pod) -> &str {
     pod.metadata.namespace.as_deref().unwrap_or("default")
@@ -98,11 +100,14 @@ pub async fn record_event(
         first_timestamp: Some(Time(now)),
         last_timestamp: Some(Time(now)),
         event_time: Some(MicroTime(now)),
-        action: Some(if reason == REASON_SCHEDULED {
-            "Binding".to_string()
-        } else {
-            "Scheduling".to_string()
-        }),
+        action: Some(
+            match reason {
+                REASON_SCHEDULED => "Binding",
+                REASON_PREEMPTED => "Preempting",
+                _ => "Scheduling",
+            }
+            .to_string(),
+        ),
         count: Some(1),
         ..Event::default()
     };
@@ -169,6 +174,55 @@ pub async fn mark_unschedulable(
     )
     .await?;
     Ok(())
+}
+
+/// Evicts a preemption victim as upstream does: the `DisruptionTarget` condition, then a
+/// delete with the victim's own grace period, then a `Preempted` event on the victim. A victim
+/// already gone is not an error.
+pub async fn preempt(
+    client: &Client,
+    victim: &Pod,
+    preemptor: &Pod,
+    node: &str,
+    scheduler_name: &str,
+) -> Result<(), kube::Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace_of(victim));
+    let condition = json!({"status": {"conditions": [{
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "PreemptionByScheduler",
+        "message": format!("{scheduler_name}: preempting to accommodate a higher priority pod"),
+        "lastTransitionTime": Time(Timestamp::now()),
+    }]}});
+    let patched = pods
+        .patch_status(
+            name_of(victim),
+            &PatchParams::default(),
+            &Patch::Strategic(condition),
+        )
+        .await;
+    let deleted = match patched {
+        Ok(_) => pods
+            .delete(name_of(victim), &DeleteParams::default())
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match deleted {
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    let uid = preemptor.metadata.uid.as_deref().unwrap_or("");
+    record_event(
+        client,
+        victim,
+        scheduler_name,
+        EVENT_TYPE_NORMAL,
+        REASON_PREEMPTED,
+        format!("Preempted by pod {uid} on node {node}"),
+    )
+    .await
 }
 
 #[cfg(test)]

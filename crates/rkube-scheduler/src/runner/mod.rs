@@ -11,6 +11,7 @@
 
 pub mod api_writes;
 pub mod cache;
+pub mod cluster_objects;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -30,10 +31,12 @@ use crate::algorithm::{ScheduleError, SchedulingAlgorithm};
 use crate::config::SchedulerConfiguration;
 use crate::framework::{CycleState, QueuedPodInfo, Status, StatusCode};
 use crate::node_info::{PodInfo, pod_key};
+use crate::plugins::default_preemption::{PREEMPTION_OUTCOME_KEY, PreemptionOutcome};
 use crate::profile::{Profile, ProfileError, Profiles};
 use crate::queue::{SchedulingQueue, SystemClock};
 use crate::registry::Registry;
 pub use cache::SchedulerCache;
+use cluster_objects::ClusterObjects;
 
 /// How often pods whose backoff expired move to activeQ (upstream: 1 s).
 pub const BACKOFF_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -117,6 +120,8 @@ impl Scheduler {
     pub async fn run(mut self, client: Client, shutdown: CancellationToken) {
         let names: Vec<&str> = self.profiles.names().collect();
         info!(profiles = ?names, "scheduler starting");
+        let mut objects = ClusterObjects::spawn(&client, &shutdown);
+        objects.wait_until_ready(&shutdown).await;
         let pods = watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
             .default_backoff();
         let nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
@@ -156,7 +161,7 @@ impl Scheduler {
                     self.cache.queue.flush_unschedulable_left_over();
                 }
                 _ = std::future::ready(()), if ready => {
-                    self.schedule_next(&client, &outcome_tx, &permits);
+                    self.schedule_next(&client, &mut objects, &outcome_tx, &permits);
                 }
             }
         }
@@ -205,6 +210,7 @@ impl Scheduler {
     fn schedule_next(
         &mut self,
         client: &Client,
+        objects: &mut ClusterObjects,
         outcomes: &mpsc::Sender<BindOutcome>,
         permits: &Arc<Semaphore>,
     ) {
@@ -229,12 +235,17 @@ impl Scheduler {
         };
         info.pod_info = PodInfo::new(pod.clone());
         let mut state = CycleState::default();
+        objects.prepare(&mut state, &pod);
         let result = self
             .algorithm
             .schedule_one(&profile, &mut state, &pod, &self.cache.snapshot);
         let node = match result {
             Ok(result) => result.suggested_host,
             Err(error) => {
+                let preemption = state.read::<PreemptionOutcome>(PREEMPTION_OUTCOME_KEY);
+                if let Some(outcome) = preemption {
+                    spawn_preemption(client, &pod, outcome.clone(), &profile.scheduler_name);
+                }
                 self.handle_failure(client, info, &profile.scheduler_name, error);
                 return;
             }
@@ -403,6 +414,35 @@ fn run_binding_plugins(profile: &Profile, state: &mut CycleState, pod: &Pod, nod
         return status;
     }
     profile.run_bind_plugins(state, pod, node)
+}
+
+/// Evicts the victims of a preemption, in parallel, in the background.
+fn spawn_preemption(
+    client: &Client,
+    preemptor: &Arc<Pod>,
+    outcome: PreemptionOutcome,
+    scheduler_name: &str,
+) {
+    for victim in outcome.victims {
+        let client = client.clone();
+        let preemptor = preemptor.clone();
+        let node = outcome.node_name.clone();
+        let scheduler_name = scheduler_name.to_string();
+        tokio::spawn(
+            async move {
+                let key = pod_key(&victim);
+                match api_writes::preempt(&client, &victim, &preemptor, &node, &scheduler_name)
+                    .await
+                {
+                    Ok(()) => {
+                        info!(preemptor = %pod_key(&preemptor), victim = %key, %node, "preempted")
+                    }
+                    Err(e) => warn!(victim = %key, error = %e, "preempting a pod failed"),
+                }
+            }
+            .instrument(info_span!("preempt")),
+        );
+    }
 }
 
 /// Emits `FailedScheduling` and sets `PodScheduled=False` in the background.
