@@ -8,6 +8,7 @@
 pub mod garbage_collector;
 pub mod namespace;
 pub mod resources;
+pub mod taint_eviction;
 pub mod work_queue;
 
 use tokio_util::sync::CancellationToken;
@@ -22,8 +23,14 @@ pub async fn run_all(client: kube::Client, shutdown: CancellationToken) {
             .instrument(info_span!("garbage-collector")),
     );
     let namespaces = tokio::spawn(
-        namespace::run(client, shutdown.clone()).instrument(info_span!("namespace-controller")),
+        namespace::run(client.clone(), shutdown.clone())
+            .instrument(info_span!("namespace-controller")),
+    );
+    let taint_eviction = tokio::spawn(
+        taint_eviction::run(client, shutdown.clone())
+            .instrument(info_span!("taint-eviction-controller")),
     );
     let _ = gc.await;
     let _ = namespaces.await;
+    let _ = taint_eviction.await;
 }
