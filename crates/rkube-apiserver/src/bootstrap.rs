@@ -1,5 +1,5 @@
-//! What every cluster has: the default namespaces and the `kubernetes` Service with its
-//! endpoints.
+//! What every cluster has: the default namespaces, the system PriorityClasses and the
+//! `kubernetes` Service with its endpoints.
 
 use std::net::Ipv4Addr;
 
@@ -64,7 +64,8 @@ impl ApiServer {
     }
 }
 
-/// Creates the default namespaces and the `kubernetes` Service, Endpoints and EndpointSlice.
+/// Creates the default namespaces, the system PriorityClasses and the `kubernetes` Service,
+/// Endpoints and EndpointSlice.
 pub async fn ensure_defaults(api: &ApiServer) -> Result<()> {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         api.ensure(
@@ -72,6 +73,10 @@ pub async fn ensure_defaults(api: &ApiServer) -> Result<()> {
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
         )
         .await?;
+    }
+    for class in crate::priority::system_classes() {
+        api.ensure("/apis/scheduling.k8s.io/v1/priorityclasses", class)
+            .await?;
     }
     let (base, _) = api.inner.config.service_cidr;
     let ip = Ipv4Addr::from(u32::from(base) + 1).to_string();

@@ -76,7 +76,12 @@ pub fn prepare_create(served: &Served, obj: &mut Value) {
         let uid = object::uid(obj).to_string();
         rkube_api::defaults::generate_job_selector(obj, &uid);
     }
+    let pod_priority_fields =
+        is_kind(served, "", "Pod").then(|| crate::priority::ClientPriorityFields::of(obj));
     default(served, obj);
+    if let Some(fields) = pod_priority_fields {
+        fields.drop_defaulted(obj);
+    }
     if is_kind(served, "", "Pod") {
         let qos = pod_qos_class(obj);
         obj["status"] = json!({"phase": "Pending", "qosClass": qos});
@@ -226,13 +231,19 @@ pub fn prepare_update(served: &Served, subresource: Option<&str>, old: &Value, n
     }
 }
 
-/// Checks every write must pass: the namespace exists and is not terminating (creates).
+/// Checks every write must pass: the namespace exists and is not terminating (creates); the
+/// Priority plugin for Pods and PriorityClasses.
 pub async fn admit_common(
     api: &ApiServer,
     served: &Served,
     obj: &mut Value,
     old: Option<&Value>,
 ) -> Result<()> {
+    if is_kind(served, "", "Pod") {
+        crate::priority::admit_pod(api, obj, old).await?;
+    } else if is_kind(served, "scheduling.k8s.io", "PriorityClass") {
+        crate::priority::admit_priority_class(api, obj, old).await?;
+    }
     if !served.info.namespaced || old.is_some() {
         return Ok(());
     }

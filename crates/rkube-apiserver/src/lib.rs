@@ -18,6 +18,7 @@ mod kinds;
 mod object;
 mod openapi;
 pub mod pki;
+mod priority;
 mod registry;
 mod render;
 mod request;

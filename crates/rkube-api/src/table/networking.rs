@@ -339,8 +339,7 @@ const PRIORITYCLASS_COLUMNS: &[Column] = &[
     text(
         "PreemptionPolicy",
         "preemptionPolicy is the Policy for preempting pods with lower priority.",
-    )
-    .wide(),
+    ),
 ];
 
 fn priorityclass_cells(obj: &Value, now: i64) -> Vec<Value> {

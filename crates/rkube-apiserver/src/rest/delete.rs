@@ -74,6 +74,15 @@ impl Ctx<'_> {
 
     pub(super) async fn delete(&self) -> Result<Response<Body>> {
         let options = self.delete_options()?;
+        if self.served.info.group == "scheduling.k8s.io"
+            && self.served.info.plural == "priorityclasses"
+            && crate::priority::is_system_class(self.name())
+        {
+            return Err(ApiError::forbidden_message(
+                self.subject(self.name()),
+                "this is a system priority class and cannot be deleted",
+            ));
+        }
         match self.delete_one(self.name(), &options).await? {
             Deleted::Now(obj) => {
                 if deletion::returns_deleted_object(&self.served) {
