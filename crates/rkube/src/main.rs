@@ -34,7 +34,7 @@ struct Cli {
 enum Command {
     /// Run the control plane: the Kubernetes API over HTTPS on an embedded store.
     Server(ServerArgs),
-    /// Measure a running server: `rkube bench api`.
+    /// Measure the system: `rkube bench api`, `rkube bench scheduler`.
     Bench(bench::BenchArgs),
     /// Run the node simulator against a cluster (nodes annotated `sim.rkube.io/node: "true"`).
     Sim(SimArgs),
