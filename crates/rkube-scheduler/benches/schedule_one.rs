@@ -1,18 +1,22 @@
 //! Times `SchedulingAlgorithm::schedule_one` on 5,000 simulated-shape nodes (32 CPU, 256 GiB,
 //! 110 pods, three zones), assuming each placed pod onto its node like the scheduler cache
-//! does, and prints nanoseconds per pod for several profiles.
+//! does, and prints nanoseconds per pod for several profiles and for pods in groups of 100
+//! with required anti-affinity per host or a zone spread constraint (the shapes of
+//! `rkube bench scheduler`).
 //!
-//! Run: `cargo bench -p rkube-scheduler --bench schedule_one`
+//! Run: `cargo bench -p rkube-scheduler --bench schedule_one [-- WORD]` (only the runs whose
+//! label contains WORD).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use k8s_openapi::api::core::v1::{
-    Container, Node, NodeSpec, NodeStatus, Pod, PodSpec, ResourceRequirements,
+    Affinity, Container, Node, NodeSpec, NodeStatus, Pod, PodAffinityTerm, PodAntiAffinity,
+    PodSpec, ResourceRequirements, TopologySpreadConstraint,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use rkube_scheduler::config::ProfileConfig;
 use rkube_scheduler::node_info::PodInfo;
 use rkube_scheduler::{
@@ -21,6 +25,15 @@ use rkube_scheduler::{
 
 const NODES: usize = 5_000;
 const PODS: usize = 10_000;
+const GROUP_SIZE: usize = 100;
+
+/// What the pods ask for besides resources.
+#[derive(Clone, Copy)]
+enum Shape {
+    Plain,
+    AntiAffinity,
+    Spread,
+}
 
 fn quantities(list: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
     list.iter()
@@ -56,11 +69,46 @@ fn node(i: usize) -> Arc<Node> {
     })
 }
 
-fn pod(i: usize) -> Pod {
+fn pod(i: usize, shape: Shape) -> Pod {
+    let group = format!("g{}", i / GROUP_SIZE);
+    let selector = LabelSelector {
+        match_labels: Some([("group".to_string(), group.clone())].into()),
+        ..Default::default()
+    };
+    let (affinity, spread) = match shape {
+        Shape::Plain => (None, None),
+        Shape::AntiAffinity => (
+            Some(Affinity {
+                pod_anti_affinity: Some(PodAntiAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(vec![
+                        PodAffinityTerm {
+                            label_selector: Some(selector),
+                            topology_key: "kubernetes.io/hostname".into(),
+                            ..Default::default()
+                        },
+                    ]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            None,
+        ),
+        Shape::Spread => (
+            None,
+            Some(vec![TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: "topology.kubernetes.io/zone".into(),
+                when_unsatisfiable: "DoNotSchedule".into(),
+                label_selector: Some(selector),
+                ..Default::default()
+            }]),
+        ),
+    };
     Pod {
         metadata: ObjectMeta {
             name: Some(format!("pod-{i}")),
             namespace: Some("default".into()),
+            labels: Some([("group".to_string(), group)].into()),
             ..Default::default()
         },
         spec: Some(PodSpec {
@@ -74,16 +122,25 @@ fn pod(i: usize) -> Pod {
                 ..Default::default()
             }],
             node_selector: Some([("kubernetes.io/os".to_string(), "linux".to_string())].into()),
+            affinity,
+            topology_spread_constraints: spread,
             ..Default::default()
         }),
         status: None,
     }
 }
 
-fn run(label: &str, profile: &Profile, percentage: i32) {
+fn run(label: &str, profile: &Profile, percentage: i32, shape: Shape) {
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if !wanted.is_empty() && !wanted.iter().any(|w| label.contains(w.as_str())) {
+        return;
+    }
     let mut snapshot = Snapshot::new((0..NODES).map(node).collect(), Vec::new());
     let mut algorithm = SchedulingAlgorithm::new(percentage, 7);
-    let pods: Vec<Pod> = (0..PODS).map(pod).collect();
+    let pods: Vec<Pod> = (0..PODS).map(|i| pod(i, shape)).collect();
     let start = Instant::now();
     let mut evaluated = 0usize;
     for pod in pods {
@@ -134,8 +191,40 @@ profiles:
       - name: NodeResourcesFit
 "#,
     );
-    run("default plugins, adaptive percentage (10%)", &defaults, 0);
-    run("default plugins, 100% of nodes", &defaults, 100);
-    run("PrioritySort + NodeResourcesFit, adaptive", &minimal, 0);
-    run("PrioritySort + NodeResourcesFit, 100%", &minimal, 100);
+    run(
+        "default plugins, adaptive percentage (10%)",
+        &defaults,
+        0,
+        Shape::Plain,
+    );
+    run(
+        "default plugins, 100% of nodes",
+        &defaults,
+        100,
+        Shape::Plain,
+    );
+    run(
+        "PrioritySort + NodeResourcesFit, adaptive",
+        &minimal,
+        0,
+        Shape::Plain,
+    );
+    run(
+        "PrioritySort + NodeResourcesFit, 100%",
+        &minimal,
+        100,
+        Shape::Plain,
+    );
+    run(
+        "default plugins, required anti-affinity per host",
+        &defaults,
+        0,
+        Shape::AntiAffinity,
+    );
+    run(
+        "default plugins, zone spread (maxSkew 1)",
+        &defaults,
+        0,
+        Shape::Spread,
+    );
 }

@@ -7,6 +7,7 @@
 //! an unschedulable pod is worth retrying. It must never do I/O: it does not talk to the API,
 //! sleep or read the clock (time is passed in); wiring to the API lives above it.
 
+pub mod affinity;
 pub mod algorithm;
 pub mod config;
 pub mod framework;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
+use crate::affinity::PodTerms;
 use crate::resources::{Resource, pod_non_zero_requests, pod_requests};
 
 /// `topology.kubernetes.io/zone`.
@@ -23,16 +24,31 @@ pub struct PodInfo {
     pub requests: Resource,
     /// Its requests with 100m/200Mi for containers that request no CPU/memory.
     pub non_zero_requests: Resource,
+    /// Its pod (anti-)affinity terms, resolved; `None` when it has none.
+    pub affinity: Option<Arc<PodTerms>>,
 }
 
 impl PodInfo {
-    /// Computes the pod's requests.
+    /// Computes the pod's requests and resolves its affinity terms.
     pub fn new(pod: Arc<Pod>) -> PodInfo {
         PodInfo {
             requests: pod_requests(&pod),
             non_zero_requests: pod_non_zero_requests(&pod),
+            affinity: PodTerms::of_running(&pod),
             pod,
         }
+    }
+
+    /// Whether the pod has pod affinity or anti-affinity terms.
+    pub fn has_affinity(&self) -> bool {
+        self.affinity.is_some()
+    }
+
+    /// Whether the pod has required pod anti-affinity terms.
+    pub fn has_required_anti_affinity(&self) -> bool {
+        self.affinity
+            .as_ref()
+            .is_some_and(|t| !t.required_anti_affinity.is_empty())
     }
 
     /// `namespace/name`.
@@ -181,6 +197,10 @@ pub struct NodeInfo {
     pub used_ports: HostPortInfo,
     /// Images on the node by the names the node reports.
     pub image_states: HashMap<String, ImageStateSummary>,
+    /// How many of its pods have pod affinity or anti-affinity terms.
+    pub pods_with_affinity: usize,
+    /// How many of its pods have required pod anti-affinity terms.
+    pub pods_with_required_anti_affinity: usize,
 }
 
 impl NodeInfo {
@@ -220,6 +240,8 @@ impl NodeInfo {
             allocatable,
             used_ports: HostPortInfo::default(),
             image_states,
+            pods_with_affinity: 0,
+            pods_with_required_anti_affinity: 0,
         }
     }
 
@@ -240,6 +262,8 @@ impl NodeInfo {
         for port in pod_host_ports(&pod.pod) {
             self.used_ports.add(&port);
         }
+        self.pods_with_affinity += usize::from(pod.has_affinity());
+        self.pods_with_required_anti_affinity += usize::from(pod.has_required_anti_affinity());
         self.pods.push(pod);
     }
 
@@ -255,6 +279,8 @@ impl NodeInfo {
         for port in pod_host_ports(&removed.pod) {
             self.used_ports.remove(&port);
         }
+        self.pods_with_affinity -= usize::from(removed.has_affinity());
+        self.pods_with_required_anti_affinity -= usize::from(removed.has_required_anti_affinity());
         true
     }
 }
@@ -376,6 +402,8 @@ impl Snapshot {
                 info.requested = std::mem::take(&mut old.requested);
                 info.non_zero_requested = std::mem::take(&mut old.non_zero_requested);
                 info.used_ports = std::mem::take(&mut old.used_ports);
+                info.pods_with_affinity = old.pods_with_affinity;
+                info.pods_with_required_anti_affinity = old.pods_with_required_anti_affinity;
                 *old = info;
                 changed
             }

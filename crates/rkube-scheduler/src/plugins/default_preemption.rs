@@ -22,15 +22,13 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::Deserialize;
 
+use crate::affinity::{NAMESPACE_LABELS_KEY, NamespaceLabels, label_selector_matches};
 use crate::algorithm::{NodeToStatus, reason_histogram};
 use crate::framework::{
     CycleState, Plugin, PluginExtensions, PostFilterContext, PostFilterPlugin, PostFilterResult,
     Status, StatusCode,
 };
 use crate::node_info::{NodeInfo, PodInfo};
-use crate::plugins::inter_pod_affinity::{
-    NAMESPACE_LABELS_KEY, NamespaceLabels, label_selector_matches,
-};
 use crate::plugins::pod_topology_spread::{DEFAULT_SELECTOR_KEY, DefaultSpreadSelector};
 use crate::registry::{RegistryError, decode_args};
 

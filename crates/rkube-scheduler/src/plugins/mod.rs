@@ -1,7 +1,7 @@
 //! The in-tree plugins, one file each with its `NAME` and its constructor `new`.
 //!
 //! Inputs the snapshot does not hold are passed through the `CycleState` by the caller:
-//! namespace labels (`inter_pod_affinity::NAMESPACE_LABELS_KEY`), the default spread selector
+//! namespace labels (`affinity::NAMESPACE_LABELS_KEY`), the default spread selector
 //! (`pod_topology_spread::DEFAULT_SELECTOR_KEY`) and PodDisruptionBudgets
 //! (`default_preemption::PDBS_KEY`); preemption leaves its victims under
 //! `default_preemption::PREEMPTION_OUTCOME_KEY`.

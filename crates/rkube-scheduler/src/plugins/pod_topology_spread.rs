@@ -19,13 +19,13 @@ use k8s_openapi::api::core::v1::{Pod, TopologySpreadConstraint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Deserialize;
 
+use crate::affinity::{label_selector_matches, merge_label_keys};
 use crate::framework::{
     ActionType, ClusterEvent, CycleState, EventResource, FilterPlugin, MAX_NODE_SCORE, NodeScore,
     Plugin, PluginExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin,
     Status,
 };
 use crate::node_info::{LABEL_ZONE, NodeInfo, PodInfo};
-use crate::plugins::inter_pod_affinity::{label_selector_matches, merge_label_keys};
 use crate::plugins::node_affinity::pod_matches_node_selector_and_affinity;
 use crate::plugins::taint_toleration::find_untolerated_taint;
 use crate::registry::{RegistryError, decode_args};

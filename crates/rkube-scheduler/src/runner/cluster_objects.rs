@@ -22,11 +22,9 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
+use crate::affinity::{NAMESPACE_LABELS_KEY, NamespaceLabels, label_selector_matches};
 use crate::framework::CycleState;
 use crate::plugins::default_preemption::{PDBS_KEY, PodDisruptionBudgets};
-use crate::plugins::inter_pod_affinity::{
-    NAMESPACE_LABELS_KEY, NamespaceLabels, label_selector_matches,
-};
 use crate::plugins::pod_topology_spread::{DEFAULT_SELECTOR_KEY, DefaultSpreadSelector};
 
 /// A reflector's store and a counter of the changes it has seen.

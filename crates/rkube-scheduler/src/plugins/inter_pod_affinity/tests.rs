@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{
@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::*;
+use crate::affinity::NAMESPACE_LABELS_KEY;
 use crate::framework::StatusCode;
 use crate::node_info::Snapshot;
 use crate::node_info::tests::{NodeBuilder, PodBuilder};
@@ -489,25 +490,49 @@ fn anti_affinity_spreads_replicas_one_per_node_end_to_end() {
 }
 
 #[test]
-fn cached_terms_of_versioned_pods_are_reused_and_refreshed() {
-    let versioned = |version: &str, key: &str| {
-        let mut pod = (*with_affinity(
-            labelled("db", &[("app", "db")]),
-            required(vec![], vec![term("app", key, "kubernetes.io/hostname")]),
-        )
-        .node("n1")
-        .build())
-        .clone();
-        pod.metadata.uid = Some("uid-cached-db".into());
-        pod.metadata.resource_version = Some(version.into());
-        Arc::new(pod)
-    };
+fn nodes_count_pods_with_terms_as_pods_come_and_go() {
+    let db = with_affinity(
+        labelled("db", &[("app", "db")]),
+        required(vec![], vec![term("app", "web", "kubernetes.io/hostname")]),
+    )
+    .node("n1")
+    .build();
+    let cache = with_affinity(
+        labelled("cache", &[("app", "cache")]),
+        preferred(
+            vec![(10, term("app", "db", "kubernetes.io/hostname"))],
+            vec![],
+        ),
+    )
+    .node("n1")
+    .build();
+    let plain = labelled("plain", &[]).node("n1").build();
+    let mut snapshot = Snapshot::new(nodes(), vec![db.clone(), cache.clone(), plain]);
+    let n1 = snapshot.get("n1").expect("n1");
+    assert_eq!(
+        (n1.pods_with_affinity, n1.pods_with_required_anti_affinity),
+        (2, 1)
+    );
+    assert!(snapshot.remove_pod(&db));
+    let n1 = snapshot.get("n1").expect("n1");
+    assert_eq!(
+        (n1.pods_with_affinity, n1.pods_with_required_anti_affinity),
+        (1, 0)
+    );
+    // A pod without terms of its own is not kept off n1 once the anti-affinity is gone.
     let web = labelled("web", &[("app", "web")]).build();
-    for _ in 0..2 {
-        let got = filter_all(&web, vec![versioned("1", "web")], None);
-        assert_eq!(got[0].1, NO);
-    }
-    // A new resourceVersion with different terms is resolved again.
-    let got = filter_all(&web, vec![versioned("2", "cache")], None);
-    assert_eq!(got[0].1, OK);
+    let pods: Vec<_> = snapshot
+        .nodes()
+        .iter()
+        .flat_map(|n| n.pods.iter().map(|p| p.pod.clone()))
+        .collect();
+    let got = filter_all(&web, pods, None);
+    assert!(got.iter().all(|(_, code, _)| *code == OK), "{got:?}");
+    assert!(snapshot.add_pod(db));
+    assert_eq!(
+        snapshot
+            .get("n1")
+            .map(|n| n.pods_with_required_anti_affinity),
+        Some(1)
+    );
 }
