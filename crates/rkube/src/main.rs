@@ -18,6 +18,13 @@ use rkube_apiserver::{ApiServer, Config};
 use rkube_store::{EmbeddedOptions, EmbeddedStore, Store};
 use tracing::info;
 
+/// mimalloc instead of glibc malloc: every request and watch event allocates and frees many
+/// small objects from several threads, and glibc's malloc took about half of the server's CPU
+/// under load (docs/BENCHMARKS.md, "The allocator"). Transparent huge pages are off for it
+/// (`no_thp`) so that idle memory stays small.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "rkube",
