@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Taint};
 
 use crate::affinity::PodTerms;
 use crate::resources::{Resource, pod_non_zero_requests, pod_requests};
@@ -201,6 +201,10 @@ pub struct NodeInfo {
     pub pods_with_affinity: usize,
     /// How many of its pods have required pod anti-affinity terms.
     pub pods_with_required_anti_affinity: usize,
+    /// `spec.unschedulable` and `spec.taints`, copied out of the node: the filters read them
+    /// for every node of every cycle, and the node object itself is rarely in cache.
+    unschedulable: bool,
+    taints: Vec<Taint>,
 }
 
 impl NodeInfo {
@@ -232,8 +236,13 @@ impl NodeInfo {
                 );
             }
         }
+        let spec = node.spec.as_ref();
+        let unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
+        let taints = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
         NodeInfo {
             node,
+            unschedulable,
+            taints,
             pods: Vec::new(),
             requested: Resource::default(),
             non_zero_requested: Resource::default(),
@@ -248,6 +257,16 @@ impl NodeInfo {
     /// The node's name.
     pub fn name(&self) -> &str {
         self.node.metadata.name.as_deref().unwrap_or("")
+    }
+
+    /// Whether the node is cordoned (`spec.unschedulable`).
+    pub fn unschedulable(&self) -> bool {
+        self.unschedulable
+    }
+
+    /// The node's taints.
+    pub fn taints(&self) -> &[Taint] {
+        &self.taints
     }
 
     /// The node's labels.

@@ -65,14 +65,6 @@ fn pod_tolerations(pod: &Pod) -> &[Toleration] {
         .unwrap_or(&[])
 }
 
-fn node_taints(node: &NodeInfo) -> &[Taint] {
-    node.node
-        .spec
-        .as_ref()
-        .and_then(|s| s.taints.as_deref())
-        .unwrap_or(&[])
-}
-
 /// Filters by NoSchedule/NoExecute taints, scores by PreferNoSchedule taints.
 #[derive(Debug, Default)]
 pub struct TaintTolerationPlugin;
@@ -85,7 +77,7 @@ impl Plugin for TaintTolerationPlugin {
 
 impl FilterPlugin for TaintTolerationPlugin {
     fn filter(&self, _state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
-        let untolerated = find_untolerated_taint(node_taints(node), pod_tolerations(pod), |t| {
+        let untolerated = find_untolerated_taint(node.taints(), pod_tolerations(pod), |t| {
             t.effect == "NoSchedule" || t.effect == "NoExecute"
         });
         match untolerated {
@@ -124,7 +116,7 @@ impl ScorePlugin for TaintTolerationPlugin {
         let tolerations = state
             .read::<PreScoreState>(PRE_SCORE_STATE_KEY)
             .ok_or_else(|| Status::error("reading PreScoreTaintToleration from cycle state"))?;
-        let count = node_taints(node)
+        let count = node.taints()
             .iter()
             .filter(|t| t.effect == "PreferNoSchedule")
             .filter(|t| !tolerations_tolerate_taint(&tolerations.0, t))
