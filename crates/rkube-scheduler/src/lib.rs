@@ -12,6 +12,7 @@ pub mod algorithm;
 pub mod config;
 pub mod framework;
 pub mod node_info;
+pub mod node_memo;
 pub mod plugins;
 pub mod profile;
 pub mod queue;

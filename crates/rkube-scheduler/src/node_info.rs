@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use k8s_openapi::api::core::v1::{Node, Pod, Taint};
 
@@ -180,6 +181,13 @@ pub fn normalized_image_name(name: &str) -> String {
     }
 }
 
+/// Source of `NodeInfo` generations, for the whole process (see `node_memo`).
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A node and everything assigned to it.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
@@ -205,6 +213,9 @@ pub struct NodeInfo {
     /// for every node of every cycle, and the node object itself is rarely in cache.
     unschedulable: bool,
     taints: Vec<Taint>,
+    /// Unique to this content of this node: new on every change of its pods, and for every
+    /// `NodeInfo` built (see `node_memo`).
+    generation: u64,
 }
 
 impl NodeInfo {
@@ -240,6 +251,7 @@ impl NodeInfo {
         let unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
         let taints = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
         NodeInfo {
+            generation: next_generation(),
             node,
             unschedulable,
             taints,
@@ -257,6 +269,11 @@ impl NodeInfo {
     /// The node's name.
     pub fn name(&self) -> &str {
         self.node.metadata.name.as_deref().unwrap_or("")
+    }
+
+    /// Changes whenever the node or its pods change (never shared by two different contents).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Whether the node is cordoned (`spec.unschedulable`).
@@ -284,6 +301,7 @@ impl NodeInfo {
         self.pods_with_affinity += usize::from(pod.has_affinity());
         self.pods_with_required_anti_affinity += usize::from(pod.has_required_anti_affinity());
         self.pods.push(pod);
+        self.generation = next_generation();
     }
 
     /// Removes a pod (by namespace/name); returns whether it was there.
@@ -300,6 +318,7 @@ impl NodeInfo {
         }
         self.pods_with_affinity -= usize::from(removed.has_affinity());
         self.pods_with_required_anti_affinity -= usize::from(removed.has_required_anti_affinity());
+        self.generation = next_generation();
         true
     }
 }

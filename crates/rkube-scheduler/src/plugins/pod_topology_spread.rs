@@ -26,6 +26,7 @@ use crate::framework::{
     Status,
 };
 use crate::node_info::{LABEL_ZONE, NodeInfo, PodInfo};
+use crate::node_memo::NodeMemo;
 use crate::plugins::node_affinity::pod_matches_node_selector_and_affinity;
 use crate::plugins::taint_toleration::find_untolerated_taint;
 use crate::registry::{RegistryError, decode_args};
@@ -124,6 +125,11 @@ impl Constraint {
         true
     }
 
+    /// What [`Constraint::count`] and the node's domain depend on besides the node.
+    fn memo_key(&self, namespace: &str) -> String {
+        format!("{namespace}\n{}\n{:?}", self.topology_key, self.selector)
+    }
+
     /// Pods on the node in the pod's namespace, not terminating, matching the selector.
     fn count(&self, namespace: &str, node: &NodeInfo) -> i64 {
         node.pods
@@ -152,10 +158,20 @@ fn pod_namespace(pod: &Pod) -> &str {
     pod.metadata.namespace.as_deref().unwrap_or("default")
 }
 
+/// A node's domain for one constraint's topology key and its pods matching the constraint.
+#[derive(Debug)]
+struct DomainCount {
+    value: Option<String>,
+    count: i64,
+}
+
 /// Spreads pods over topology domains.
 #[derive(Debug, Default)]
 pub struct PodTopologySpreadPlugin {
     args: PodTopologySpreadArgs,
+    /// Per node and (namespace, key, selector): counting pods is most of the plugin's cost,
+    /// and few nodes change between two cycles.
+    memo: NodeMemo<DomainCount>,
 }
 
 impl Plugin for PodTopologySpreadPlugin {
@@ -287,21 +303,7 @@ impl PreFilterPlugin for PodTopologySpreadPlugin {
         if constraints.is_empty() {
             return (None, Status::skip());
         }
-        let namespace = pod_namespace(pod);
-        let mut counts = vec![HashMap::new(); constraints.len()];
-        for node in nodes {
-            if !has_all_keys(node, &constraints) {
-                continue;
-            }
-            for (i, c) in constraints.iter().enumerate() {
-                if !c.includes(pod, node) {
-                    continue;
-                }
-                if let Some(value) = node_label(node, &c.topology_key) {
-                    *counts[i].entry(value.clone()).or_default() += c.count(namespace, node);
-                }
-            }
-        }
+        let counts = self.domain_counts(&constraints, pod, nodes.iter(), |_| true);
         let mut pre = PreFilterState {
             constraints,
             counts,
@@ -384,6 +386,53 @@ struct PreScoreState {
 }
 
 impl PodTopologySpreadPlugin {
+    /// Matching pods per domain for each constraint `counted`, over the nodes that have every
+    /// constraint's key (and that each constraint includes).
+    fn domain_counts<'a>(
+        &self,
+        constraints: &[Constraint],
+        pod: &Pod,
+        nodes: impl Iterator<Item = &'a NodeInfo>,
+        counted: impl Fn(&Constraint) -> bool,
+    ) -> Vec<HashMap<String, i64>> {
+        let namespace = pod_namespace(pod);
+        let keys: Vec<String> = constraints.iter().map(|c| c.memo_key(namespace)).collect();
+        let mut tables: Vec<_> = keys.iter().map(|k| self.memo.take(k)).collect();
+        let mut counts = vec![HashMap::<String, i64>::new(); constraints.len()];
+        let compute = |c: &Constraint, node: &NodeInfo| DomainCount {
+            value: node_label(node, &c.topology_key).cloned(),
+            count: c.count(namespace, node),
+        };
+        for (position, node) in nodes.enumerate() {
+            let has_all_keys = constraints.iter().zip(&mut tables).all(|(c, table)| {
+                let domain = table.get_or_compute(position, node, |node| compute(c, node));
+                domain.value.is_some()
+            });
+            if !has_all_keys {
+                continue;
+            }
+            for (i, c) in constraints.iter().enumerate() {
+                if !counted(c) || !c.includes(pod, node) {
+                    continue;
+                }
+                let domain = tables[i].get_or_compute(position, node, |node| compute(c, node));
+                let Some(value) = &domain.value else {
+                    continue;
+                };
+                match counts[i].get_mut(value) {
+                    Some(count) => *count += domain.count,
+                    None => {
+                        counts[i].insert(value.clone(), domain.count);
+                    }
+                }
+            }
+        }
+        for (key, table) in keys.into_iter().zip(tables) {
+            self.memo.put(key, table);
+        }
+        counts
+    }
+
     fn soft_counts<'a>(
         &self,
         state: &CycleState,
@@ -391,23 +440,13 @@ impl PodTopologySpreadPlugin {
         nodes: impl Iterator<Item = &'a NodeInfo>,
     ) -> PreScoreState {
         let (constraints, system_defaulted) = self.constraints(state, pod, "ScheduleAnyway");
-        let mut counts = vec![HashMap::new(); constraints.len()];
-        if !constraints.is_empty() {
-            let namespace = pod_namespace(pod);
-            for node in nodes {
-                if !has_all_keys(node, &constraints) {
-                    continue;
-                }
-                for (i, c) in constraints.iter().enumerate() {
-                    if c.topology_key == LABEL_HOSTNAME || !c.includes(pod, node) {
-                        continue;
-                    }
-                    if let Some(value) = node_label(node, &c.topology_key) {
-                        *counts[i].entry(value.clone()).or_default() += c.count(namespace, node);
-                    }
-                }
-            }
-        }
+        let counts = if constraints.is_empty() {
+            Vec::new()
+        } else {
+            self.domain_counts(&constraints, pod, nodes, |c| {
+                c.topology_key != LABEL_HOSTNAME
+            })
+        };
         PreScoreState {
             constraints,
             system_defaulted,
@@ -546,7 +585,10 @@ pub fn new(args: Option<&serde_json::Value>) -> Result<PluginExtensions, Registr
             "defaultConstraints.labelSelector: Forbidden: constraint must not define a selector, as they deduced for each pod",
         ));
     }
-    let plugin = Arc::new(PodTopologySpreadPlugin { args });
+    let plugin = Arc::new(PodTopologySpreadPlugin {
+        args,
+        memo: NodeMemo::default(),
+    });
     Ok(PluginExtensions {
         pre_filter: Some(plugin.clone()),
         filter: Some(plugin.clone()),

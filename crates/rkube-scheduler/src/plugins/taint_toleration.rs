@@ -116,7 +116,8 @@ impl ScorePlugin for TaintTolerationPlugin {
         let tolerations = state
             .read::<PreScoreState>(PRE_SCORE_STATE_KEY)
             .ok_or_else(|| Status::error("reading PreScoreTaintToleration from cycle state"))?;
-        let count = node.taints()
+        let count = node
+            .taints()
             .iter()
             .filter(|t| t.effect == "PreferNoSchedule")
             .filter(|t| !tolerations_tolerate_taint(&tolerations.0, t))
