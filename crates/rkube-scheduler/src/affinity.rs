@@ -139,6 +139,11 @@ impl AffinityTerm {
         }
     }
 
+    /// Whether the term selects namespaces by label (its result depends on namespace labels).
+    pub fn uses_namespace_selector(&self) -> bool {
+        self.namespace_selector.is_some()
+    }
+
     /// Whether the term selects `pod`.
     pub fn matches(&self, pod: &Pod, namespace_labels: &NamespaceLabels) -> bool {
         let namespace = pod_namespace(pod);

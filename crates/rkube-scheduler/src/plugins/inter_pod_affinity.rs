@@ -13,7 +13,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
 
-use crate::affinity::{NamespaceLabels, PodTerms};
+use crate::affinity::{AffinityTerm, NamespaceLabels, PodTerms};
+use crate::node_memo::NodeMemo;
 
 use crate::framework::{
     ActionType, ClusterEvent, CycleState, EventResource, FilterPlugin, MAX_NODE_SCORE, NodeScore,
@@ -103,6 +104,83 @@ impl TopologyCounts {
     }
 }
 
+/// Matches per topology key (a handful at most).
+#[derive(Debug, Clone, Default)]
+struct KeyCounts(Vec<(String, i64)>);
+
+impl KeyCounts {
+    fn add(&mut self, key: &str, n: i64) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, count)) => *count += n,
+            None => self.0.push((key.to_string(), n)),
+        }
+    }
+}
+
+/// What the pods of one node (or one pod) add to the counts of a cycle, by topology key; the
+/// node's label values turn them into domains.
+#[derive(Debug, Clone, Default)]
+struct Contributions {
+    /// Running pods' required anti-affinity terms selecting the incoming pod.
+    existing_anti_affinity: KeyCounts,
+    /// Pods matching all of the incoming pod's required affinity terms (once per term).
+    affinity: KeyCounts,
+    /// Pods matching the incoming pod's required anti-affinity terms.
+    anti_affinity: KeyCounts,
+    /// Some term selects namespaces by label: namespace labels may change while the node does
+    /// not, so the result must not be memoized.
+    uses_namespace_labels: bool,
+}
+
+impl Contributions {
+    fn add_pod(
+        &mut self,
+        terms: &PodTerms,
+        namespace_labels: &NamespaceLabels,
+        pod: &Pod,
+        existing: &PodInfo,
+    ) {
+        self.uses_namespace_labels |= terms
+            .required_affinity
+            .iter()
+            .chain(&terms.required_anti_affinity)
+            .any(AffinityTerm::uses_namespace_selector);
+        if let Some(theirs) = &existing.affinity {
+            for term in &theirs.required_anti_affinity {
+                self.uses_namespace_labels |= term.uses_namespace_selector();
+                if term.matches(pod, namespace_labels) {
+                    self.existing_anti_affinity.add(&term.topology_key, 1);
+                }
+            }
+        }
+        if !terms.required_affinity.is_empty()
+            && terms
+                .required_affinity
+                .iter()
+                .all(|t| t.matches(&existing.pod, namespace_labels))
+        {
+            for term in &terms.required_affinity {
+                self.affinity.add(&term.topology_key, 1);
+            }
+        }
+        for term in &terms.required_anti_affinity {
+            if term.matches(&existing.pod, namespace_labels) {
+                self.anti_affinity.add(&term.topology_key, 1);
+            }
+        }
+    }
+}
+
+/// Memo key of what a node's pods contribute: the incoming pod's namespace, labels and terms
+/// (of `kinds`), everything the contributions depend on besides the node.
+fn memo_key(pod: &Pod, kinds: &str, terms: &[&[AffinityTerm]]) -> String {
+    format!(
+        "{kinds}\n{}\n{:?}\n{terms:?}",
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+        pod.metadata.labels
+    )
+}
+
 /// Counts computed once per cycle.
 #[derive(Debug, Clone, Default)]
 struct PreFilterState {
@@ -123,32 +201,23 @@ impl PreFilterState {
         !self.terms.required_affinity.is_empty() || !self.terms.required_anti_affinity.is_empty()
     }
 
+    /// Adds what a node's pods (or one pod) contribute, `delta` times.
+    fn apply(&mut self, node: &NodeInfo, c: &Contributions, delta: i64) {
+        for (key, n) in &c.existing_anti_affinity.0 {
+            self.existing_anti_affinity_counts.add(node, key, n * delta);
+        }
+        for (key, n) in &c.affinity.0 {
+            self.affinity_counts.add(node, key, n * delta);
+        }
+        for (key, n) in &c.anti_affinity.0 {
+            self.anti_affinity_counts.add(node, key, n * delta);
+        }
+    }
+
     fn update_with_pod(&mut self, pod: &Pod, existing: &PodInfo, node: &NodeInfo, delta: i64) {
-        if let Some(theirs) = &existing.affinity {
-            for term in &theirs.required_anti_affinity {
-                if term.matches(pod, &self.namespace_labels) {
-                    self.existing_anti_affinity_counts
-                        .add(node, &term.topology_key, delta);
-                }
-            }
-        }
-        let terms = &self.terms;
-        if !terms.required_affinity.is_empty()
-            && terms
-                .required_affinity
-                .iter()
-                .all(|t| t.matches(&existing.pod, &self.namespace_labels))
-        {
-            for term in &terms.required_affinity {
-                self.affinity_counts.add(node, &term.topology_key, delta);
-            }
-        }
-        for term in &terms.required_anti_affinity {
-            if term.matches(&existing.pod, &self.namespace_labels) {
-                self.anti_affinity_counts
-                    .add(node, &term.topology_key, delta);
-            }
-        }
+        let mut c = Contributions::default();
+        c.add_pod(&self.terms, &self.namespace_labels, pod, existing);
+        self.apply(node, &c, delta);
     }
 
     fn satisfies_affinity(&self, pod: &Pod, node: &NodeInfo) -> bool {
@@ -196,6 +265,11 @@ impl PreFilterState {
 #[derive(Debug, Default)]
 pub struct InterPodAffinityPlugin {
     args: InterPodAffinityArgs,
+    /// What each node's pods contribute to filtering, by incoming pod shape: most pods of a
+    /// cycle look like the last one, and few nodes change between two cycles.
+    filter_memo: NodeMemo<Contributions>,
+    /// The same for scoring.
+    score_memo: NodeMemo<(KeyCounts, bool)>,
 }
 
 impl Plugin for InterPodAffinityPlugin {
@@ -219,16 +293,34 @@ impl PreFilterPlugin for InterPodAffinityPlugin {
         // Without required terms of its own, only running pods' required anti-affinity can
         // keep the pod off a node: skip nodes (and pods) that have none.
         let every_pod = pre.has_required_terms();
-        for node in nodes {
+        let (terms, namespace_labels) = (pre.terms.clone(), pre.namespace_labels.clone());
+        let node_contributions = |node: &NodeInfo| {
+            let mut c = Contributions::default();
+            for existing in &node.pods {
+                if every_pod || existing.has_required_anti_affinity() {
+                    c.add_pod(&terms, &namespace_labels, pod, existing);
+                }
+            }
+            c
+        };
+        let key = memo_key(
+            pod,
+            "filter",
+            &[&terms.required_affinity, &terms.required_anti_affinity],
+        );
+        let mut memo = self.filter_memo.take(&key);
+        for (position, node) in nodes.iter().enumerate() {
             if !every_pod && node.pods_with_required_anti_affinity == 0 {
                 continue;
             }
-            for existing in &node.pods {
-                if every_pod || existing.has_required_anti_affinity() {
-                    pre.update_with_pod(pod, existing, node, 1);
-                }
+            let c = memo.get_or_compute(position, node, node_contributions);
+            if c.uses_namespace_labels {
+                pre.apply(node, &node_contributions(node), 1);
+            } else {
+                pre.apply(node, c, 1);
             }
         }
+        self.filter_memo.put(key, memo);
         pre.existing_anti_affinity_counts.retain_positive();
         let skip = !pre.has_required_terms() && pre.existing_anti_affinity_counts.is_empty();
         // Scoring needs every node too, and PreScore only sees the feasible ones.
@@ -307,22 +399,24 @@ impl InterPodAffinityPlugin {
         let has_preferred =
             !terms.preferred_affinity.is_empty() || !terms.preferred_anti_affinity.is_empty();
         let hard_weight = i64::from(self.args.hard_pod_affinity_weight);
-        let mut scores = TopologyCounts::default();
-        for node in nodes {
-            // Without preferred terms of its own, only running pods' terms score the pod.
-            if !has_preferred && node.pods_with_affinity == 0 {
-                continue;
-            }
+        let node_scores = |node: &NodeInfo| {
+            let mut scores = KeyCounts::default();
+            let mut uses_namespace_labels = has_preferred
+                && terms
+                    .preferred_affinity
+                    .iter()
+                    .chain(&terms.preferred_anti_affinity)
+                    .any(AffinityTerm::uses_namespace_selector);
             for existing in &node.pods {
                 if has_preferred {
                     for term in &terms.preferred_affinity {
                         if term.matches(&existing.pod, namespace_labels) {
-                            scores.add(node, &term.topology_key, term.weight);
+                            scores.add(&term.topology_key, term.weight);
                         }
                     }
                     for term in &terms.preferred_anti_affinity {
                         if term.matches(&existing.pod, namespace_labels) {
-                            scores.add(node, &term.topology_key, -term.weight);
+                            scores.add(&term.topology_key, -term.weight);
                         }
                     }
                 }
@@ -331,25 +425,59 @@ impl InterPodAffinityPlugin {
                 };
                 if hard_weight > 0 {
                     for term in &theirs.required_affinity {
+                        uses_namespace_labels |= term.uses_namespace_selector();
                         if term.matches(pod, namespace_labels) {
-                            scores.add(node, &term.topology_key, hard_weight);
+                            scores.add(&term.topology_key, hard_weight);
                         }
                     }
                 }
                 if !self.args.ignore_preferred_terms_of_existing_pods {
+                    for term in theirs
+                        .preferred_affinity
+                        .iter()
+                        .chain(&theirs.preferred_anti_affinity)
+                    {
+                        uses_namespace_labels |= term.uses_namespace_selector();
+                    }
                     for term in &theirs.preferred_affinity {
                         if term.matches(pod, namespace_labels) {
-                            scores.add(node, &term.topology_key, term.weight);
+                            scores.add(&term.topology_key, term.weight);
                         }
                     }
                     for term in &theirs.preferred_anti_affinity {
                         if term.matches(pod, namespace_labels) {
-                            scores.add(node, &term.topology_key, -term.weight);
+                            scores.add(&term.topology_key, -term.weight);
                         }
                     }
                 }
             }
+            (scores, uses_namespace_labels)
+        };
+        let key = memo_key(
+            pod,
+            "score",
+            &[&terms.preferred_affinity, &terms.preferred_anti_affinity],
+        );
+        let mut memo = self.score_memo.take(&key);
+        let mut scores = TopologyCounts::default();
+        for (position, node) in nodes.enumerate() {
+            // Without preferred terms of its own, only running pods' terms score the pod.
+            if !has_preferred && node.pods_with_affinity == 0 {
+                continue;
+            }
+            let fresh;
+            let (by_key, uses_namespace_labels) = memo.get_or_compute(position, node, node_scores);
+            let by_key = if *uses_namespace_labels {
+                fresh = node_scores(node).0;
+                &fresh
+            } else {
+                by_key
+            };
+            for (key, n) in &by_key.0 {
+                scores.add(node, key, *n);
+            }
         }
+        self.score_memo.put(key, memo);
         PreScoreState(scores)
     }
 }
@@ -416,7 +544,11 @@ pub fn new(args: Option<&serde_json::Value>) -> Result<PluginExtensions, Registr
             message: "hardPodAffinityWeight: Invalid value: not in valid range [0, 100]".into(),
         });
     }
-    let plugin = Arc::new(InterPodAffinityPlugin { args });
+    let plugin = Arc::new(InterPodAffinityPlugin {
+        args,
+        filter_memo: NodeMemo::default(),
+        score_memo: NodeMemo::default(),
+    });
     Ok(PluginExtensions {
         pre_filter: Some(plugin.clone()),
         filter: Some(plugin.clone()),

@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::*;
 use crate::affinity::NAMESPACE_LABELS_KEY;
-use crate::framework::StatusCode;
+use crate::framework::{PluginExtensions, StatusCode};
 use crate::node_info::Snapshot;
 use crate::node_info::tests::{NodeBuilder, PodBuilder};
 
@@ -76,6 +76,16 @@ fn filter_all(
 ) -> Vec<(String, StatusCode, String)> {
     let ext = new(None).expect("builds");
     let snapshot = Snapshot::new(nodes(), pods);
+    filter_with(&ext, &snapshot, pod, namespaces)
+}
+
+/// Runs PreFilter and Filter of `ext` (which may remember earlier cycles) over every node.
+fn filter_with(
+    ext: &PluginExtensions,
+    snapshot: &Snapshot,
+    pod: &Pod,
+    namespaces: Option<NamespaceLabels>,
+) -> Vec<(String, StatusCode, String)> {
     let mut state = CycleState::default();
     if let Some(ns) = namespaces {
         state.write(NAMESPACE_LABELS_KEY, ns);
@@ -248,6 +258,74 @@ fn namespace_selector_uses_namespace_labels() {
     };
     assert_eq!(codes(Some(labels)), [NO, NO, OK]);
     assert_eq!(codes(None), [OK, OK, OK]);
+}
+
+fn codes(got: Vec<(String, StatusCode, String)>) -> Vec<StatusCode> {
+    got.into_iter().map(|(_, c, _)| c).collect()
+}
+
+#[test]
+fn remembered_counts_follow_the_pods_of_each_node() {
+    let ext = new(None).expect("builds");
+    let anti = |name: &str| {
+        with_affinity(
+            labelled(name, &[("app", "web")]),
+            required(vec![], vec![term("app", "web", "kubernetes.io/hostname")]),
+        )
+    };
+    let mut snapshot = Snapshot::new(nodes(), vec![anti("w1").node("n1").build()]);
+    let pod = anti("w9").build();
+    assert_eq!(
+        codes(filter_with(&ext, &snapshot, &pod, None)),
+        [NO, OK, OK]
+    );
+    // The same pod shape again: n1 is remembered, n2 has changed since.
+    assert!(snapshot.add_pod(anti("w2").node("n2").build()));
+    assert_eq!(
+        codes(filter_with(&ext, &snapshot, &pod, None)),
+        [NO, NO, OK]
+    );
+    assert!(snapshot.remove_pod(&anti("w1").node("n1").build()));
+    assert_eq!(
+        codes(filter_with(&ext, &snapshot, &pod, None)),
+        [OK, NO, OK]
+    );
+    // A pod with other labels is not taken for the remembered shape.
+    let other = labelled("db", &[("app", "db")]).build();
+    assert_eq!(
+        codes(filter_with(&ext, &snapshot, &other, None)),
+        [OK, OK, OK]
+    );
+}
+
+#[test]
+fn remembered_counts_do_not_outlive_namespace_labels() {
+    let ext = new(None).expect("builds");
+    let mut anti = term("app", "web", "kubernetes.io/hostname");
+    anti.namespace_selector = Some(LabelSelector {
+        match_labels: Some(BTreeMap::from([("team".to_string(), "x".to_string())])),
+        ..Default::default()
+    });
+    let mut running = (*with_affinity(
+        labelled("guard", &[("app", "guard")]),
+        required(vec![], vec![anti]),
+    )
+    .node("n1")
+    .build())
+    .clone();
+    running.metadata.namespace = Some("team-x".into());
+    let snapshot = Snapshot::new(nodes(), vec![Arc::new(running)]);
+    let pod = labelled("web", &[("app", "web")]).build();
+    let labelled_default = NamespaceLabels(Arc::new(HashMap::from([(
+        "default".to_string(),
+        BTreeMap::from([("team".to_string(), "x".to_string())]),
+    )])));
+    let with_labels = filter_with(&ext, &snapshot, &pod, Some(labelled_default));
+    assert_eq!(codes(with_labels), [NO, OK, OK]);
+    assert_eq!(
+        codes(filter_with(&ext, &snapshot, &pod, None)),
+        [OK, OK, OK]
+    );
 }
 
 #[test]
