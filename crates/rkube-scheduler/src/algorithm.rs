@@ -321,7 +321,15 @@ impl SchedulingAlgorithm {
                 .node_names
                 .as_ref()
                 .is_none_or(|names| names.contains(nominated))
-            && profile.run_filter_plugins(state, pod, node).is_success()
+            && profile
+                .run_filters_with_nominated(
+                    &profile.enabled_filters(state),
+                    state,
+                    pod,
+                    node,
+                    snapshot.nominated_pods(nominated),
+                )
+                .is_success()
         {
             return Ok((vec![node], diagnosis));
         }
@@ -340,8 +348,14 @@ impl SchedulingAlgorithm {
                 restricted
             }
         };
-        let feasible =
-            self.find_nodes_that_pass_filters(profile, state, pod, &nodes, &mut diagnosis)?;
+        let feasible = self.find_nodes_that_pass_filters(
+            profile,
+            state,
+            pod,
+            snapshot,
+            &nodes,
+            &mut diagnosis,
+        )?;
         Ok((feasible, diagnosis))
     }
 
@@ -350,6 +364,7 @@ impl SchedulingAlgorithm {
         profile: &Profile,
         state: &CycleState,
         pod: &Pod,
+        snapshot: &Snapshot,
         nodes: &[&'s NodeInfo],
         diagnosis: &mut Diagnosis,
     ) -> Result<Vec<&'s NodeInfo>, ScheduleError> {
@@ -370,7 +385,18 @@ impl SchedulingAlgorithm {
         let mut feasible = Vec::with_capacity(to_find.min(num_all));
         for i in 0..num_all {
             let node = nodes[(start + i) % num_all];
-            let status = run_filters(&filters, state, pod, node);
+            // (Looking the node up by name would touch the node object: only when needed.)
+            let nominated = if snapshot.has_nominated_pods() {
+                snapshot.nominated_pods(node.name())
+            } else {
+                &[]
+            };
+            let status = match nominated {
+                [] => run_filters(&filters, state, pod, node),
+                nominated => {
+                    profile.run_filters_with_nominated(&filters, state, pod, node, nominated)
+                }
+            };
             if status.is_success() {
                 feasible.push(node);
                 if feasible.len() >= to_find {

@@ -331,11 +331,14 @@ pub fn is_terminal(pod: &Pod) -> bool {
     )
 }
 
-/// Every node with its pods, at one moment.
+/// Every node with its pods, at one moment, and the pods nominated to nodes by preemption
+/// but not yet bound (upstream's nominator, kept by the scheduling queue there).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     nodes: Vec<NodeInfo>,
     index: HashMap<String, usize>,
+    nominated: HashMap<String, Vec<PodInfo>>,
+    nominated_node_of: HashMap<String, String>,
 }
 
 impl Snapshot {
@@ -366,6 +369,8 @@ impl Snapshot {
             }
         }
         let mut snapshot = Snapshot {
+            nominated: HashMap::new(),
+            nominated_node_of: HashMap::new(),
             index: ordered
                 .iter()
                 .enumerate()
@@ -486,6 +491,42 @@ impl Snapshot {
             }
             None => false,
         }
+    }
+
+    /// Records that `pod` (not bound) is nominated to `node`, or with `None` that it no
+    /// longer is nominated anywhere.
+    pub fn set_nomination(&mut self, pod: &Arc<Pod>, node: Option<&str>) {
+        let key = pod_key(pod);
+        self.forget_nomination(&key);
+        if let Some(node) = node.filter(|n| !n.is_empty()) {
+            self.nominated
+                .entry(node.to_string())
+                .or_default()
+                .push(PodInfo::new(pod.clone()));
+            self.nominated_node_of.insert(key, node.to_string());
+        }
+    }
+
+    /// Forgets the nomination of the pod `namespace/name`, if any.
+    pub fn forget_nomination(&mut self, key: &str) {
+        if let Some(old) = self.nominated_node_of.remove(key)
+            && let Some(pods) = self.nominated.get_mut(&old)
+        {
+            pods.retain(|p| p.key() != key);
+            if pods.is_empty() {
+                self.nominated.remove(&old);
+            }
+        }
+    }
+
+    /// Whether any pod is nominated anywhere.
+    pub fn has_nominated_pods(&self) -> bool {
+        !self.nominated.is_empty()
+    }
+
+    /// The pods nominated to a node.
+    pub fn nominated_pods(&self, node: &str) -> &[PodInfo] {
+        self.nominated.get(node).map_or(&[], Vec::as_slice)
     }
 
     /// Forgets a pod on the node in its `spec.nodeName`; false if it was not there.

@@ -17,7 +17,8 @@ use crate::framework::{
     PostFilterResult, PreBindPlugin, PreEnqueuePlugin, PreFilterPlugin, PreFilterResult,
     PreScorePlugin, QueueSortPlugin, ReservePlugin, ScorePlugin, Status, StatusCode,
 };
-use crate::node_info::NodeInfo;
+use crate::node_info::{NodeInfo, PodInfo, pod_key};
+use crate::plugins::priority_sort::pod_priority;
 use crate::registry::{Registry, RegistryError};
 
 /// Why a profile cannot be built.
@@ -429,6 +430,70 @@ impl Profile {
     /// Runs Filter plugins on one node; stops at the first that does not succeed.
     pub fn run_filter_plugins(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
         run_filters(&self.enabled_filters(state), state, pod, node)
+    }
+
+    /// Runs the PreFilter extensions (AddPod, or RemovePod when `add` is false) of the plugins
+    /// whose PreFilter did not skip, after `other` was added to or removed from `node`.
+    pub fn run_pre_filter_extensions(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        other: &PodInfo,
+        node: &NodeInfo,
+        add: bool,
+    ) -> Status {
+        for plugin in &self.pre_filter {
+            if state.skip_filter_plugins.contains(plugin.name()) {
+                continue;
+            }
+            let status = if add {
+                plugin.add_pod(state, pod, other, node)
+            } else {
+                plugin.remove_pod(state, pod, other, node)
+            };
+            if !status.is_success() {
+                return status.with_plugin(plugin.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Upstream's `RunFilterPluginsWithNominatedPods`: the node must pass the filters both with
+    /// the pods nominated to it that are at least as important as `pod` counted as running
+    /// there (so that a pod does not take the room a preemption freed for another), and
+    /// without them (so that affinity to a nominated pod does not count).
+    pub fn run_filters_with_nominated(
+        &self,
+        filters: &[&dyn FilterPlugin],
+        state: &CycleState,
+        pod: &Pod,
+        node: &NodeInfo,
+        nominated: &[PodInfo],
+    ) -> Status {
+        let priority = pod_priority(pod);
+        let uid = pod.metadata.uid.as_deref();
+        let mut added: Option<(CycleState, NodeInfo)> = None;
+        for other in nominated {
+            if pod_priority(&other.pod) < priority
+                || (uid.is_some() && other.pod.metadata.uid.as_deref() == uid)
+                || pod_key(&other.pod) == pod_key(pod)
+            {
+                continue;
+            }
+            let (state, node) = added.get_or_insert_with(|| (state.clone(), node.clone()));
+            node.add_pod(other.clone());
+            let status = self.run_pre_filter_extensions(state, pod, other, node, true);
+            if !status.is_success() {
+                return status;
+            }
+        }
+        if let Some((state, node)) = &added {
+            let status = run_filters(filters, state, pod, node);
+            if !status.is_success() {
+                return status;
+            }
+        }
+        run_filters(filters, state, pod, node)
     }
 
     /// Runs PostFilter plugins until one succeeds or errs; returns the last rejection otherwise.

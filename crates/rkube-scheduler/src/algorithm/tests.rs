@@ -369,3 +369,49 @@ fn profile_without_filters_or_scores_takes_any_node() {
     let result = schedule(&profile, &pod, nodes, vec![]).expect("no filter rejects");
     assert_eq!(result.feasible_nodes, 2);
 }
+
+#[test]
+fn room_freed_for_a_nominated_pod_is_kept_for_it() {
+    let nodes = vec![node("n1", "2").build()];
+    let mut snapshot = Snapshot::new(nodes, vec![]);
+    let nominated = PodBuilder::new("important")
+        .priority(100)
+        .requests(&[("cpu", "2")])
+        .build();
+    snapshot.set_nomination(&nominated, Some("n1"));
+    let run = |pod: &Arc<Pod>, snapshot: &Snapshot| {
+        SchedulingAlgorithm::default().schedule_one(
+            &default_profile(),
+            &mut CycleState::default(),
+            pod,
+            snapshot,
+        )
+    };
+    // A less important pod does not take the room; an equally important one neither.
+    let low = PodBuilder::new("low")
+        .priority(10)
+        .requests(&[("cpu", "1")])
+        .build();
+    assert!(
+        fit_message(run(&low, &snapshot))
+            .starts_with("0/1 nodes are available: 1 Insufficient cpu.")
+    );
+    let same = PodBuilder::new("same")
+        .priority(100)
+        .requests(&[("cpu", "1")])
+        .build();
+    assert!(run(&same, &snapshot).is_err());
+    // A more important pod ignores the nomination, and so does the nominated pod itself.
+    let high = PodBuilder::new("high")
+        .priority(1000)
+        .requests(&[("cpu", "1")])
+        .build();
+    assert_eq!(run(&high, &snapshot).expect("fits").suggested_host, "n1");
+    assert_eq!(
+        run(&nominated, &snapshot).expect("fits").suggested_host,
+        "n1"
+    );
+    // Once the nomination is gone the room is free again.
+    snapshot.forget_nomination("default/important");
+    assert_eq!(run(&low, &snapshot).expect("fits").suggested_host, "n1");
+}

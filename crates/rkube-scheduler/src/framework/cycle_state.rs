@@ -1,20 +1,59 @@
 //! State shared by the plugins during one scheduling cycle of one pod (upstream's `CycleState`):
-//! PreFilter computes once what Filter then reads for every node.
+//! PreFilter computes once what Filter then reads for every node. The state can be cloned, so
+//! that a node can be tried with pods added or removed (nominated pods, preemption victims)
+//! without disturbing the state the other nodes are filtered with.
 
 use std::any::Any;
 use std::collections::HashSet;
+
+/// A value in the cycle state: anything cloneable (upstream's `StateData`).
+pub trait StateData: Any + Send + Sync {
+    /// A boxed copy.
+    fn clone_data(&self) -> Box<dyn StateData>;
+    /// For downcasting.
+    fn as_any(&self) -> &dyn Any;
+    /// For downcasting mutably.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any + Clone + Send + Sync> StateData for T {
+    fn clone_data(&self) -> Box<dyn StateData> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
 
 /// Per-cycle data, keyed by a name each plugin picks (usually its own name plus a suffix).
 /// A handful of entries, read once per node per plugin: a short list beats hashing.
 #[derive(Default)]
 pub struct CycleState {
-    data: Vec<(&'static str, Box<dyn Any + Send + Sync>)>,
+    data: Vec<(&'static str, Box<dyn StateData>)>,
     /// Filter plugins whose PreFilter returned Skip.
     pub skip_filter_plugins: HashSet<&'static str>,
     /// Score plugins whose PreScore returned Skip.
     pub skip_score_plugins: HashSet<&'static str>,
     /// Number of nodes in the snapshot this cycle runs against (ImageLocality's spread).
     pub num_all_nodes: usize,
+}
+
+impl Clone for CycleState {
+    fn clone(&self) -> Self {
+        CycleState {
+            data: self
+                .data
+                .iter()
+                .map(|(k, v)| (*k, (**v).clone_data()))
+                .collect(),
+            skip_filter_plugins: self.skip_filter_plugins.clone(),
+            skip_score_plugins: self.skip_score_plugins.clone(),
+            num_all_nodes: self.num_all_nodes,
+        }
+    }
 }
 
 impl std::fmt::Debug for CycleState {
@@ -38,7 +77,7 @@ fn same_key(a: &str, b: &str) -> bool {
 
 impl CycleState {
     /// Stores a value.
-    pub fn write<T: Any + Send + Sync>(&mut self, key: &'static str, value: T) {
+    pub fn write<T: StateData>(&mut self, key: &'static str, value: T) {
         match self.data.iter_mut().find(|(k, _)| same_key(k, key)) {
             Some((_, slot)) => *slot = Box::new(value),
             None => self.data.push((key, Box::new(value))),
@@ -50,7 +89,7 @@ impl CycleState {
         self.data
             .iter()
             .find(|(k, _)| same_key(k, key))
-            .and_then(|(_, v)| v.downcast_ref::<T>())
+            .and_then(|(_, v)| (**v).as_any().downcast_ref::<T>())
     }
 
     /// Reads a value mutably.
@@ -58,7 +97,7 @@ impl CycleState {
         self.data
             .iter_mut()
             .find(|(k, _)| same_key(k, key))
-            .and_then(|(_, v)| v.downcast_mut::<T>())
+            .and_then(|(_, v)| (**v).as_any_mut().downcast_mut::<T>())
     }
 }
 
@@ -79,5 +118,17 @@ mod tests {
         }
         assert_eq!(state.read::<u32>("a"), Some(&6));
         assert!(state.read::<u32>("b").is_none());
+    }
+
+    #[test]
+    fn clones_are_independent() {
+        let mut state = CycleState::default();
+        state.write("a", vec![1u8]);
+        let mut copy = state.clone();
+        if let Some(v) = copy.read_mut::<Vec<u8>>("a") {
+            v.push(2);
+        }
+        assert_eq!(state.read::<Vec<u8>>("a"), Some(&vec![1]));
+        assert_eq!(copy.read::<Vec<u8>>("a"), Some(&vec![1, 2]));
     }
 }

@@ -62,6 +62,7 @@ pub fn balanced_resource_score(usages: impl Iterator<Item = ResourceUsage> + Clo
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
 
+#[derive(Clone)]
 struct PreScoreState(Vec<i64>);
 
 impl PreScorePlugin for BalancedAllocationPlugin {

@@ -11,8 +11,11 @@
 //! `status.nominatedNodeName`. PodDisruptionBudgets come from the caller as a
 //! [`PodDisruptionBudgets`] under [`PDBS_KEY`] (none: no pod is protected).
 //!
-//! Deviations: candidates are tried from the first potential node (upstream starts at a random
-//! offset), and pods nominated to a node by earlier preemptions are not taken into account.
+//! Pods nominated to a node by earlier preemptions count as running there when at least as
+//! important as the preemptor; less important ones lose their nomination to the chosen node.
+//!
+//! Deviation: candidates are tried from the first potential node (upstream starts at a random
+//! offset).
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -22,14 +25,14 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::Deserialize;
 
-use crate::affinity::{NAMESPACE_LABELS_KEY, NamespaceLabels, label_selector_matches};
+use crate::affinity::label_selector_matches;
 use crate::algorithm::{NodeToStatus, reason_histogram};
 use crate::framework::{
     CycleState, Plugin, PluginExtensions, PostFilterContext, PostFilterPlugin, PostFilterResult,
     Status, StatusCode,
 };
 use crate::node_info::{NodeInfo, PodInfo};
-use crate::plugins::pod_topology_spread::{DEFAULT_SELECTOR_KEY, DefaultSpreadSelector};
+use crate::plugins::priority_sort::pod_priority;
 use crate::registry::{RegistryError, decode_args};
 
 /// The plugin's name.
@@ -47,14 +50,17 @@ pub const NOT_HELPFUL: &str = "Preemption is not helpful for scheduling";
 #[derive(Debug, Clone, Default)]
 pub struct PodDisruptionBudgets(pub Arc<Vec<PodDisruptionBudget>>);
 
-/// What the caller must do after a successful preemption: delete `victims` and set the pod's
-/// `status.nominatedNodeName` to `node_name`.
+/// What the caller must do after a successful preemption: delete `victims`, clear the
+/// `status.nominatedNodeName` of `displaced_nominations` and set the pod's to `node_name`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreemptionOutcome {
     /// The nominated node.
     pub node_name: String,
     /// Pods to evict, most important first.
     pub victims: Vec<Arc<Pod>>,
+    /// Less important pods nominated to the same node, which lose their nomination
+    /// (upstream's `getLowerPriorityNominatedPods`).
+    pub displaced_nominations: Vec<Arc<Pod>>,
 }
 
 /// `DefaultPreemptionArgs`.
@@ -74,11 +80,6 @@ impl Default for DefaultPreemptionArgs {
             min_candidate_nodes_absolute: 100,
         }
     }
-}
-
-/// A pod's priority (0 when unset).
-pub fn pod_priority(pod: &Pod) -> i32 {
-    pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
 }
 
 fn start_time(pod: &Pod) -> Option<&Time> {
@@ -177,46 +178,6 @@ fn split_by_pdb_violation(
 }
 
 /// A fresh cycle state with the caller's inputs copied over.
-fn fresh_state(state: &CycleState, num_all_nodes: usize) -> CycleState {
-    let mut fresh = CycleState::default();
-    fresh.num_all_nodes = num_all_nodes;
-    if let Some(v) = state.read::<NamespaceLabels>(NAMESPACE_LABELS_KEY) {
-        fresh.write(NAMESPACE_LABELS_KEY, v.clone());
-    }
-    if let Some(v) = state.read::<DefaultSpreadSelector>(DEFAULT_SELECTOR_KEY) {
-        fresh.write(DEFAULT_SELECTOR_KEY, v.clone());
-    }
-    if let Some(v) = state.read::<PodDisruptionBudgets>(PDBS_KEY) {
-        fresh.write(PDBS_KEY, v.clone());
-    }
-    fresh
-}
-
-/// Runs the PreFilter extensions (AddPod/RemovePod) of the plugins that did not skip.
-fn run_extension(
-    context: &PostFilterContext<'_>,
-    state: &mut CycleState,
-    pod: &Pod,
-    other: &PodInfo,
-    node: &NodeInfo,
-    add: bool,
-) -> Status {
-    for plugin in &context.profile.pre_filter {
-        if state.skip_filter_plugins.contains(plugin.name()) {
-            continue;
-        }
-        let status = if add {
-            plugin.add_pod(state, pod, other, node)
-        } else {
-            plugin.remove_pod(state, pod, other, node)
-        };
-        if !status.is_success() {
-            return status;
-        }
-    }
-    Status::success()
-}
-
 impl DefaultPreemptionPlugin {
     /// Upstream's `SelectVictimsOnNode`: the victims (most important first) and how many of
     /// them violate a PDB, or why preemption does not help on the node.
@@ -238,25 +199,23 @@ impl DefaultPreemptionPlugin {
         if potential.is_empty() {
             return Err(Status::unresolvable(NO_VICTIMS));
         }
-        // The cycle state as PreFilter left it (plugin states cannot be cloned: recompute).
-        let snapshot = context.snapshot;
-        let mut state = fresh_state(input, snapshot.len());
-        let (_, status, _) =
-            context
-                .profile
-                .run_pre_filter_plugins(&mut state, pod, snapshot.nodes());
-        if !status.is_success() {
-            return Err(status);
-        }
+        // The cycle state as PreFilter left it, to remove and add pods in.
+        let mut state = input.clone();
         let mut node = node.clone();
         for victim in &potential {
             node.remove_pod(&victim.pod);
-            let status = run_extension(context, &mut state, pod, victim, &node, false);
+            let status = context
+                .profile
+                .run_pre_filter_extensions(&mut state, pod, victim, &node, false);
             if !status.is_success() {
                 return Err(status);
             }
         }
-        let status = context.profile.run_filter_plugins(&state, pod, &node);
+        let nominated = context.snapshot.nominated_pods(node.name());
+        let filters = context.profile.enabled_filters(&state);
+        let status = context
+            .profile
+            .run_filters_with_nominated(&filters, &state, pod, &node, nominated);
         if !status.is_success() {
             return Err(status);
         }
@@ -271,17 +230,21 @@ impl DefaultPreemptionPlugin {
             .chain(non_violating.into_iter().map(|p| (false, p)))
         {
             node.add_pod(info.clone());
-            let status = run_extension(context, &mut state, pod, &info, &node, true);
+            let status = context
+                .profile
+                .run_pre_filter_extensions(&mut state, pod, &info, &node, true);
             if !status.is_success() {
                 return Err(status);
             }
             if !context
                 .profile
-                .run_filter_plugins(&state, pod, &node)
+                .run_filters_with_nominated(&filters, &state, pod, &node, nominated)
                 .is_success()
             {
                 node.remove_pod(&info.pod);
-                let status = run_extension(context, &mut state, pod, &info, &node, false);
+                let status = context
+                    .profile
+                    .run_pre_filter_extensions(&mut state, pod, &info, &node, false);
                 if !status.is_success() {
                     return Err(status);
                 }
@@ -453,6 +416,12 @@ impl PostFilterPlugin for DefaultPreemptionPlugin {
             PreemptionOutcome {
                 node_name: chosen.node_name.clone(),
                 victims: chosen.victims.iter().map(|v| v.pod.clone()).collect(),
+                displaced_nominations: snapshot
+                    .nominated_pods(&chosen.node_name)
+                    .iter()
+                    .filter(|p| pod_priority(&p.pod) < pod_priority(pod))
+                    .map(|p| p.pod.clone())
+                    .collect(),
             },
         );
         (

@@ -47,6 +47,7 @@ pub fn calculate_priority(sum: i64, num_containers: usize) -> i64 {
 }
 
 /// The pod's images, normalized, and its number of containers.
+#[derive(Clone)]
 struct PreScoreState {
     images: Vec<String>,
     num_containers: usize,

@@ -172,6 +172,7 @@ impl Plugin for NodeAffinityPlugin {
 }
 
 /// Marker that PreFilter ran (the pod has a selector or required affinity).
+#[derive(Clone)]
 struct PreFilterState;
 
 impl PreFilterPlugin for NodeAffinityPlugin {
@@ -227,6 +228,7 @@ impl FilterPlugin for NodeAffinityPlugin {
 }
 
 /// Preferred terms of the pod and of `addedAffinity`.
+#[derive(Clone)]
 struct PreScoreState(Vec<PreferredSchedulingTerm>);
 
 impl PreScorePlugin for NodeAffinityPlugin {

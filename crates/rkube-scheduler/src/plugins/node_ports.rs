@@ -28,6 +28,7 @@ impl Plugin for NodePortsPlugin {
     }
 }
 
+#[derive(Clone)]
 struct PreFilterState(Vec<HostPort>);
 
 impl PreFilterPlugin for NodePortsPlugin {

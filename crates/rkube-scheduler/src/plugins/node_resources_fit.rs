@@ -115,6 +115,7 @@ pub struct InsufficientResource {
     pub capacity: i64,
 }
 
+#[derive(Clone)]
 struct PreFilterState(Resource);
 
 impl NodeResourcesFitPlugin {
@@ -295,6 +296,7 @@ impl FilterPlugin for NodeResourcesFitPlugin {
 }
 
 /// The pod's requests (with scoring defaults) per configured resource.
+#[derive(Clone)]
 struct PreScoreState(Vec<i64>);
 
 impl PreScorePlugin for NodeResourcesFitPlugin {

@@ -92,6 +92,7 @@ impl FilterPlugin for TaintTolerationPlugin {
 }
 
 /// The pod's tolerations that matter for scoring (effect empty or PreferNoSchedule).
+#[derive(Clone)]
 struct PreScoreState(Vec<Toleration>);
 
 impl PreScorePlugin for TaintTolerationPlugin {

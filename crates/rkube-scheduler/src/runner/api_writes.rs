@@ -176,6 +176,25 @@ pub async fn mark_unschedulable(
     Ok(())
 }
 
+/// Clears `status.nominatedNodeName` of a pod that a more important pod's preemption displaced
+/// from its nominated node (upstream's `ClearNominatedNodeName`). A pod already gone is not an
+/// error.
+pub async fn clear_nomination(client: &Client, pod: &Pod) -> Result<(), kube::Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace_of(pod));
+    match pods
+        .patch_status(
+            name_of(pod),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"nominatedNodeName": null}})),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Evicts a preemption victim as upstream does: the `DisruptionTarget` condition, then a
 /// delete with the victim's own grace period, then a `Preempted` event on the victim. A victim
 /// already gone is not an error.

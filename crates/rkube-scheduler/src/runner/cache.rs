@@ -61,6 +61,14 @@ fn node_name(pod: &Pod) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
+/// `status.nominatedNodeName`, when set.
+fn nominated_node(pod: &Pod) -> Option<&str> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.nominated_node_name.as_deref())
+        .filter(|n| !n.is_empty())
+}
+
 /// Whether anything but status and bookkeeping metadata changed (upstream's `isPodUpdated`):
 /// the scheduler's own status writes must not move a pod out of the unschedulable set.
 fn spec_or_labels_changed(old: &Pod, new: &Pod) -> bool {
@@ -146,6 +154,7 @@ impl SchedulerCache {
         let key = pod_key(&pod);
         let pod = Arc::new(pod);
         if let Some(node) = node_name(&pod).map(str::to_string) {
+            self.snapshot.forget_nomination(&key);
             self.pending.remove(&key);
             self.queue.delete(&key);
             let was_known = self.remove_assigned(&key).is_some();
@@ -170,10 +179,12 @@ impl SchedulerCache {
             || pod.metadata.deletion_timestamp.is_some()
             || is_terminal(&pod)
         {
+            self.snapshot.forget_nomination(&key);
             self.pending.remove(&key);
             self.queue.delete(&key);
             return;
         }
+        self.snapshot.set_nomination(&pod, nominated_node(&pod));
         match self.pending.insert(key, pod.clone()) {
             Some(old) if !spec_or_labels_changed(&old, &pod) => {}
             Some(_) => self.queue.update(pod),
@@ -185,6 +196,7 @@ impl SchedulerCache {
 
     /// A pod was deleted.
     pub fn delete_pod(&mut self, key: &str) {
+        self.snapshot.forget_nomination(key);
         self.pending.remove(key);
         self.queue.delete(key);
         if self.remove_assigned(key).is_some() {
@@ -236,6 +248,7 @@ impl SchedulerCache {
     pub fn assume(&mut self, pod: &Pod, node: &str) {
         let key = pod_key(pod);
         self.pending.remove(&key);
+        self.snapshot.forget_nomination(&key);
         let mut assumed = pod.clone();
         if let Some(spec) = assumed.spec.as_mut() {
             spec.node_name = Some(node.to_string());
@@ -253,6 +266,12 @@ impl SchedulerCache {
         }
         self.remove_assigned(key);
         true
+    }
+
+    /// Preemption nominated `pod` to `node` (`""` clears the nomination): other pods must
+    /// leave it the room at once, before the status written to the API comes back.
+    pub fn nominate(&mut self, pod: &Arc<Pod>, node: &str) {
+        self.snapshot.set_nomination(pod, Some(node));
     }
 
     /// Puts a pod back among the pending ones (after its binding failed).
@@ -358,5 +377,32 @@ mod tests {
         }
         cache.apply_pod(other_scheduler);
         assert_eq!(cache.queue.queue_of("default/p"), None);
+    }
+
+    #[test]
+    fn nominations_follow_the_pods() {
+        let mut cache = cache();
+        cache.apply_node(Node::clone(&NodeBuilder::new("n1").build()));
+        let mut pod = Pod::clone(&PodBuilder::new("p").build());
+        pod.status = Some(k8s_openapi::api::core::v1::PodStatus {
+            nominated_node_name: Some("n1".into()),
+            ..Default::default()
+        });
+        cache.apply_pod(pod.clone());
+        assert_eq!(cache.snapshot.nominated_pods("n1").len(), 1);
+        // bound: no longer nominated
+        cache.apply_pod(on_node("p", "n1"));
+        assert!(cache.snapshot.nominated_pods("n1").is_empty());
+        cache.delete_pod("default/p");
+        cache.apply_pod(pod);
+        assert!(cache.snapshot.has_nominated_pods());
+        cache.delete_pod("default/p");
+        assert!(!cache.snapshot.has_nominated_pods());
+        // nominated by this scheduler's own preemption, then cleared
+        let other = Arc::new(Pod::clone(&PodBuilder::new("q").build()));
+        cache.nominate(&other, "n1");
+        assert_eq!(cache.snapshot.nominated_pods("n1").len(), 1);
+        cache.nominate(&other, "");
+        assert!(!cache.snapshot.has_nominated_pods());
     }
 }

@@ -244,7 +244,11 @@ impl Scheduler {
             Err(error) => {
                 let preemption = state.read::<PreemptionOutcome>(PREEMPTION_OUTCOME_KEY);
                 if let Some(outcome) = preemption {
-                    spawn_preemption(client, &pod, outcome.clone(), &profile.scheduler_name);
+                    let outcome = outcome.clone();
+                    for displaced in &outcome.displaced_nominations {
+                        self.cache.nominate(displaced, "");
+                    }
+                    spawn_preemption(client, &pod, outcome, &profile.scheduler_name);
                 }
                 self.handle_failure(client, info, &profile.scheduler_name, error);
                 return;
@@ -348,6 +352,9 @@ impl Scheduler {
             }
         }
         debug!(pod = %info.pod_info.key(), %message, "unschedulable");
+        if let Some(node) = &nominated {
+            self.cache.nominate(&pod, node);
+        }
         self.requeue(info);
         spawn_failure_report(
             client,
@@ -416,13 +423,25 @@ fn run_binding_plugins(profile: &Profile, state: &mut CycleState, pod: &Pod, nod
     profile.run_bind_plugins(state, pod, node)
 }
 
-/// Evicts the victims of a preemption, in parallel, in the background.
+/// Evicts the victims of a preemption and clears the nominations it displaced, in parallel, in
+/// the background.
 fn spawn_preemption(
     client: &Client,
     preemptor: &Arc<Pod>,
     outcome: PreemptionOutcome,
     scheduler_name: &str,
 ) {
+    for displaced in outcome.displaced_nominations {
+        let client = client.clone();
+        tokio::spawn(
+            async move {
+                if let Err(e) = api_writes::clear_nomination(&client, &displaced).await {
+                    warn!(pod = %pod_key(&displaced), error = %e, "clearing a nomination failed");
+                }
+            }
+            .instrument(info_span!("clear_nomination")),
+        );
+    }
     for victim in outcome.victims {
         let client = client.clone();
         let preemptor = preemptor.clone();
