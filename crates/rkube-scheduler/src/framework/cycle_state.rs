@@ -1,30 +1,20 @@
 //! State shared by the plugins during one scheduling cycle of one pod (upstream's `CycleState`):
 //! PreFilter computes once what Filter then reads for every node. The state can be cloned, so
 //! that a node can be tried with pods added or removed (nominated pods, preemption victims)
-//! without disturbing the state the other nodes are filtered with.
+//! without disturbing the state the other nodes are filtered with (values are `Clone`, like
+//! upstream's `StateData`).
 
 use std::any::Any;
 use std::collections::HashSet;
 
-/// A value in the cycle state: anything cloneable (upstream's `StateData`).
-pub trait StateData: Any + Send + Sync {
-    /// A boxed copy.
-    fn clone_data(&self) -> Box<dyn StateData>;
-    /// For downcasting.
-    fn as_any(&self) -> &dyn Any;
-    /// For downcasting mutably.
-    fn as_any_mut(&mut self) -> &mut dyn Any;
-}
+type Value = Box<dyn Any + Send + Sync>;
+type CloneFn = fn(&Value) -> Value;
 
-impl<T: Any + Clone + Send + Sync> StateData for T {
-    fn clone_data(&self) -> Box<dyn StateData> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
+/// Copies a value known to be a `T` (stored next to it, so reads stay one plain downcast).
+fn clone_value<T: Any + Clone + Send + Sync>(value: &Value) -> Value {
+    match value.downcast_ref::<T>() {
+        Some(v) => Box::new(v.clone()),
+        None => unreachable!("a cycle state value is stored with its own clone function"),
     }
 }
 
@@ -32,7 +22,7 @@ impl<T: Any + Clone + Send + Sync> StateData for T {
 /// A handful of entries, read once per node per plugin: a short list beats hashing.
 #[derive(Default)]
 pub struct CycleState {
-    data: Vec<(&'static str, Box<dyn StateData>)>,
+    data: Vec<(&'static str, Value, CloneFn)>,
     /// Filter plugins whose PreFilter returned Skip.
     pub skip_filter_plugins: HashSet<&'static str>,
     /// Score plugins whose PreScore returned Skip.
@@ -47,7 +37,7 @@ impl Clone for CycleState {
             data: self
                 .data
                 .iter()
-                .map(|(k, v)| (*k, (**v).clone_data()))
+                .map(|(k, v, clone)| (*k, clone(v), *clone))
                 .collect(),
             skip_filter_plugins: self.skip_filter_plugins.clone(),
             skip_score_plugins: self.skip_score_plugins.clone(),
@@ -61,7 +51,7 @@ impl std::fmt::Debug for CycleState {
         f.debug_struct("CycleState")
             .field(
                 "keys",
-                &self.data.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+                &self.data.iter().map(|(k, _, _)| *k).collect::<Vec<_>>(),
             )
             .field("skip_filter_plugins", &self.skip_filter_plugins)
             .field("skip_score_plugins", &self.skip_score_plugins)
@@ -77,10 +67,13 @@ fn same_key(a: &str, b: &str) -> bool {
 
 impl CycleState {
     /// Stores a value.
-    pub fn write<T: StateData>(&mut self, key: &'static str, value: T) {
-        match self.data.iter_mut().find(|(k, _)| same_key(k, key)) {
-            Some((_, slot)) => *slot = Box::new(value),
-            None => self.data.push((key, Box::new(value))),
+    pub fn write<T: Any + Clone + Send + Sync>(&mut self, key: &'static str, value: T) {
+        match self.data.iter_mut().find(|(k, _, _)| same_key(k, key)) {
+            Some((_, slot, clone)) => {
+                *slot = Box::new(value);
+                *clone = clone_value::<T>;
+            }
+            None => self.data.push((key, Box::new(value), clone_value::<T>)),
         }
     }
 
@@ -88,16 +81,16 @@ impl CycleState {
     pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
         self.data
             .iter()
-            .find(|(k, _)| same_key(k, key))
-            .and_then(|(_, v)| (**v).as_any().downcast_ref::<T>())
+            .find(|(k, _, _)| same_key(k, key))
+            .and_then(|(_, v, _)| v.downcast_ref::<T>())
     }
 
     /// Reads a value mutably.
     pub fn read_mut<T: Any>(&mut self, key: &'static str) -> Option<&mut T> {
         self.data
             .iter_mut()
-            .find(|(k, _)| same_key(k, key))
-            .and_then(|(_, v)| (**v).as_any_mut().downcast_mut::<T>())
+            .find(|(k, _, _)| same_key(k, key))
+            .and_then(|(_, v, _)| v.downcast_mut::<T>())
     }
 }
 
