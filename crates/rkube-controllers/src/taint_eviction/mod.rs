@@ -96,9 +96,11 @@ pub async fn run(client: Client, shutdown: CancellationToken) {
         ));
     }
     let nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-        .default_backoff();
+        .default_backoff()
+        .modify(|node| node.metadata.managed_fields = None);
     let pods = watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff();
+        .default_backoff()
+        .modify(|pod| pod.metadata.managed_fields = None);
     let mut nodes = std::pin::pin!(nodes);
     let mut pods = std::pin::pin!(pods);
     let mut tracker = Tracker::new();

@@ -313,6 +313,7 @@ impl<R: NodeRuntime> Simulator<R> {
         let api: Api<Node> = Api::all(self.client.clone());
         let events = watcher::watcher(api, watcher::Config::default())
             .default_backoff()
+            .modify(|node| node.metadata.managed_fields = None)
             .reflect(writer);
         let mut events = std::pin::pin!(events);
         loop {
@@ -348,8 +349,10 @@ impl<R: NodeRuntime> Simulator<R> {
 
     async fn watch_pods(self: Arc<Self>, writer: Writer<Pod>, shutdown: CancellationToken) {
         let api: Api<Pod> = Api::all(self.client.clone());
+        // The stores keep no managedFields (nothing here reads them; they are most of a pod).
         let events = watcher::watcher(api, watcher::Config::default())
             .default_backoff()
+            .modify(|pod| pod.metadata.managed_fields = None)
             .reflect(writer);
         let mut events = std::pin::pin!(events);
         loop {

@@ -43,6 +43,7 @@ where
         let changes = Arc::new(AtomicU64::new(0));
         let stream = watcher(Api::<K>::all(client.clone()), Config::default())
             .default_backoff()
+            .modify(|object| object.meta_mut().managed_fields = None)
             .reflect(writer);
         let counter = changes.clone();
         let shutdown = shutdown.clone();

@@ -122,10 +122,14 @@ impl Scheduler {
         info!(profiles = ?names, "scheduler starting");
         let mut objects = ClusterObjects::spawn(&client, &shutdown);
         objects.wait_until_ready(&shutdown).await;
+        // Like upstream's informers, the cache keeps no managedFields: they are most of an
+        // object's size and nothing here reads them.
         let pods = watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-            .default_backoff();
+            .default_backoff()
+            .modify(|pod| pod.metadata.managed_fields = None);
         let nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-            .default_backoff();
+            .default_backoff()
+            .modify(|node| node.metadata.managed_fields = None);
         let mut pods = std::pin::pin!(pods);
         let mut nodes = std::pin::pin!(nodes);
         let mut pods_relist = Relist::default();
