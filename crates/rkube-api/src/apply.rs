@@ -586,11 +586,9 @@ pub fn update_managed_fields(
         return;
     }
     let part = owned_part(subresource);
-    let old_clean = old
-        .map(without_managed_fields)
-        .unwrap_or_else(|| Value::Object(Map::new()));
-    let new_clean = without_managed_fields(new);
-    let comparison = Walker::new(schema, part).compare(&old_clean, &new_clean);
+    // The walk leaves metadata.managedFields out (server metadata): no need for copies without.
+    let empty = Value::Object(Map::new());
+    let comparison = Walker::new(schema, part).compare(old.unwrap_or(&empty), new);
     let changed = comparison.modified.union(&comparison.added);
 
     for entry in &mut managers {

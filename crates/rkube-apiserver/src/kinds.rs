@@ -363,22 +363,56 @@ pub fn record_managed_fields(
     );
 }
 
-/// Whether an update changes nothing worth a write.
+/// Whether an update changes nothing worth a write: equal but for `metadata.resourceVersion`
+/// and the times of managedFields entries. Compared in place (it runs on every update).
 pub fn same_object(old: &Value, new: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        let m = object::meta_mut(&mut v);
-        m.remove("resourceVersion");
-        if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
-            for e in entries {
-                if let Some(e) = e.as_object_mut() {
-                    e.remove("time");
-                }
+    match (old.as_object(), new.as_object()) {
+        (Some(o), Some(n)) => same_entries(o, n, &[], |key, a, b| {
+            if key == "metadata" {
+                same_metadata(a, b)
+            } else {
+                a == b
             }
-        }
-        v
+        }),
+        _ => old == new,
+    }
+}
+
+/// Whether two maps have the same entries, leaving out `ignored` keys and comparing values
+/// with `eq`.
+fn same_entries(
+    old: &serde_json::Map<String, Value>,
+    new: &serde_json::Map<String, Value>,
+    ignored: &[&str],
+    eq: impl Fn(&str, &Value, &Value) -> bool,
+) -> bool {
+    let kept = |key: &String| !ignored.contains(&key.as_str());
+    old.keys().filter(|k| kept(k)).count() == new.keys().filter(|k| kept(k)).count()
+        && old
+            .iter()
+            .filter(|(k, _)| kept(k))
+            .all(|(k, v)| new.get(k).is_some_and(|w| eq(k, v, w)))
+}
+
+fn same_metadata(old: &Value, new: &Value) -> bool {
+    let (Some(o), Some(n)) = (old.as_object(), new.as_object()) else {
+        return old == new;
     };
-    strip(old) == strip(new)
+    same_entries(o, n, &["resourceVersion"], |key, a, b| {
+        if key != "managedFields" {
+            return a == b;
+        }
+        match (a.as_array(), b.as_array()) {
+            (Some(a), Some(b)) => {
+                a.len() == b.len()
+                    && a.iter().zip(b).all(|(x, y)| match (x.as_object(), y.as_object()) {
+                        (Some(x), Some(y)) => same_entries(x, y, &["time"], |_, p, q| p == q),
+                        _ => x == y,
+                    })
+            }
+            _ => a == b,
+        }
+    })
 }
 
 /// Whether PUT may create a missing object (upstream's AllowCreateOnUpdate).
@@ -548,4 +582,34 @@ pub fn field_validation(
         served.info.version,
         problems.join(", ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_object_ignores_resource_version_and_managed_field_times() {
+        let object = |rv: &str, time: &str, replicas: i64| {
+            json!({
+                "apiVersion": "v1",
+                "kind": "ReplicationController",
+                "metadata": {
+                    "name": "a",
+                    "resourceVersion": rv,
+                    "managedFields": [{"manager": "kubectl", "time": time, "fieldsV1": {"f:spec": {}}}],
+                },
+                "spec": {"replicas": replicas},
+            })
+        };
+        assert!(same_object(&object("1", "t1", 1), &object("2", "t2", 1)));
+        assert!(!same_object(&object("1", "t1", 1), &object("1", "t1", 2)));
+        let mut more = object("1", "t1", 1);
+        more["metadata"]["labels"] = json!({"a": "b"});
+        assert!(!same_object(&object("1", "t1", 1), &more));
+        assert!(!same_object(&more, &object("1", "t1", 1)));
+        let mut other_manager = object("1", "t1", 1);
+        other_manager["metadata"]["managedFields"][0]["manager"] = json!("other");
+        assert!(!same_object(&object("1", "t1", 1), &other_manager));
+    }
 }
