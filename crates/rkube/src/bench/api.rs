@@ -38,11 +38,7 @@ pub async fn run(args: ApiArgs) -> Result<ApiReport> {
         Some(path) => path.clone(),
         None => std::env::current_exe().context("finding the rkube executable")?,
     };
-    let parent = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let work = tempfile::Builder::new()
-        .prefix("rkube-bench-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("creating a work directory in {}", parent.display()))?;
+    let work = super::work_dir(args.work_dir.as_deref(), "rkube-bench-")?;
     let mut report = ApiReport {
         date: format_utc(SystemTime::now()),
         machine: MachineInfo::current(work.path()),

@@ -135,6 +135,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
 }
 
+/// A fresh temporary directory for a benchmark's servers in `parent` (created if missing; the
+/// system temp dir by default), removed when dropped.
+fn work_dir(parent: Option<&Path>, prefix: &str) -> Result<tempfile::TempDir> {
+    let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    std::fs::create_dir_all(&parent)
+        .and_then(|()| tempfile::Builder::new().prefix(prefix).tempdir_in(&parent))
+        .with_context(|| format!("creating a work directory in {}", parent.display()))
+}
+
 /// Appends a report's markdown section to `path`.
 fn append_markdown(path: &Path, markdown: &str) -> Result<()> {
     use std::io::Write;

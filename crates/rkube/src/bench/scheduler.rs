@@ -56,11 +56,7 @@ pub async fn run(args: SchedulerArgs) -> Result<SchedulerReport> {
         Some(path) => path.clone(),
         None => std::env::current_exe().context("finding the rkube executable")?,
     };
-    let parent = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let work = tempfile::Builder::new()
-        .prefix("rkube-bench-scheduler-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("creating a work directory in {}", parent.display()))?;
+    let work = super::work_dir(args.work_dir.as_deref(), "rkube-bench-scheduler-")?;
     let mut report = SchedulerReport {
         date: format_utc(SystemTime::now()),
         machine: MachineInfo::current(work.path()),
