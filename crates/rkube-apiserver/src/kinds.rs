@@ -405,10 +405,12 @@ fn same_metadata(old: &Value, new: &Value) -> bool {
         match (a.as_array(), b.as_array()) {
             (Some(a), Some(b)) => {
                 a.len() == b.len()
-                    && a.iter().zip(b).all(|(x, y)| match (x.as_object(), y.as_object()) {
-                        (Some(x), Some(y)) => same_entries(x, y, &["time"], |_, p, q| p == q),
-                        _ => x == y,
-                    })
+                    && a.iter()
+                        .zip(b)
+                        .all(|(x, y)| match (x.as_object(), y.as_object()) {
+                            (Some(x), Some(y)) => same_entries(x, y, &["time"], |_, p, q| p == q),
+                            _ => x == y,
+                        })
             }
             _ => a == b,
         }
