@@ -216,6 +216,8 @@ pub struct NodeInfo {
     /// Unique to this content of this node: new on every change of its pods, and for every
     /// `NodeInfo` built (see `node_memo`).
     generation: u64,
+    /// Index in the snapshot's search order (0 outside a snapshot).
+    position: usize,
 }
 
 impl NodeInfo {
@@ -252,6 +254,7 @@ impl NodeInfo {
         let taints = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
         NodeInfo {
             generation: next_generation(),
+            position: 0,
             node,
             unschedulable,
             taints,
@@ -274,6 +277,12 @@ impl NodeInfo {
     /// Changes whenever the node or its pods change (never shared by two different contents).
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Index in the snapshot's search order (0 outside a snapshot): with the generation, it
+    /// lets a plugin find what it computed for the node earlier in the cycle.
+    pub fn position(&self) -> usize {
+        self.position
     }
 
     /// Whether the node is cordoned (`spec.unschedulable`).
@@ -360,7 +369,9 @@ impl Snapshot {
             let mut any = false;
             for it in &mut iters {
                 if let Some(node) = it.next() {
-                    ordered.push(NodeInfo::new(node));
+                    let mut info = NodeInfo::new(node);
+                    info.position = ordered.len();
+                    ordered.push(info);
                     any = true;
                 }
             }
@@ -447,12 +458,14 @@ impl Snapshot {
                 info.used_ports = std::mem::take(&mut old.used_ports);
                 info.pods_with_affinity = old.pods_with_affinity;
                 info.pods_with_required_anti_affinity = old.pods_with_required_anti_affinity;
+                info.position = i;
                 *old = info;
                 changed
             }
             None => {
                 let changed = !info.image_states.is_empty();
                 self.index.insert(name, self.nodes.len());
+                info.position = self.nodes.len();
                 self.nodes.push(info);
                 changed
             }
@@ -466,7 +479,8 @@ impl Snapshot {
     pub fn remove_node(&mut self, name: &str) -> Option<NodeInfo> {
         let i = self.index.remove(name)?;
         let removed = self.nodes.remove(i);
-        for (position, node) in self.nodes.iter().enumerate().skip(i) {
+        for (position, node) in self.nodes.iter_mut().enumerate().skip(i) {
+            node.position = position;
             self.index.insert(node.name().to_string(), position);
         }
         if !removed.image_states.is_empty() {
@@ -809,6 +823,8 @@ pub(crate) mod tests {
         );
         assert!(snapshot.remove_node("b").is_some());
         assert_eq!(snapshot.position("c"), Some(1));
+        let positions: Vec<_> = snapshot.nodes().iter().map(NodeInfo::position).collect();
+        assert_eq!(positions, [0, 1]);
         assert!(snapshot.remove_pod(&pod));
         assert_eq!(snapshot.get("a").map(|n| n.requested.milli_cpu), Some(0));
         snapshot.remove_node("c");

@@ -250,22 +250,97 @@ fn resolve(c: &TopologySpreadConstraint, selector: Option<LabelSelector>) -> Con
     }
 }
 
+/// One constraint's domains: every value of its key seen on a node gets a slot; the domains
+/// are the slots of nodes the constraint counts (`counted`). Each node's slot is kept by its
+/// position in the snapshot (with its generation), so that Filter does not look the node's
+/// labels up again.
+#[derive(Debug, Clone, Default)]
+struct Domains {
+    slots: HashMap<String, usize>,
+    counts: Vec<i64>,
+    counted: Vec<bool>,
+    by_position: Vec<(u64, NodeSlot)>,
+}
+
+/// A node's place among a constraint's domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeSlot {
+    /// The node lacks the constraint's key.
+    MissingKey,
+    /// The node's value of the key.
+    Slot(usize),
+}
+
+impl Domains {
+    fn slot_of(&mut self, value: &str) -> usize {
+        if let Some(slot) = self.slots.get(value) {
+            return *slot;
+        }
+        let slot = self.counts.len();
+        self.slots.insert(value.to_string(), slot);
+        self.counts.push(0);
+        self.counted.push(false);
+        slot
+    }
+
+    /// Matching pods in the domain of a slot (0 when it is not a domain).
+    fn count(&self, slot: usize) -> i64 {
+        if self.counted.get(slot).copied().unwrap_or(false) {
+            self.counts[slot]
+        } else {
+            0
+        }
+    }
+
+    /// The node's slot: remembered by position, or from its labels.
+    fn node_slot(&self, node: &NodeInfo, key: &str) -> Option<NodeSlot> {
+        match self.by_position.get(node.position()) {
+            Some((generation, slot)) if *generation == node.generation() => Some(*slot),
+            _ => match node_label(node, key) {
+                None => Some(NodeSlot::MissingKey),
+                Some(value) => self.slots.get(value).map(|s| NodeSlot::Slot(*s)),
+            },
+        }
+    }
+
+    /// Number of domains.
+    fn len(&self) -> usize {
+        self.counted.iter().filter(|c| **c).count()
+    }
+
+    /// Smallest count over the domains (0 without any).
+    fn min(&self) -> i64 {
+        self.counts
+            .iter()
+            .zip(&self.counted)
+            .filter(|(_, counted)| **counted)
+            .map(|(count, _)| *count)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Counts by domain value.
+    fn into_map(self) -> HashMap<String, i64> {
+        self.slots
+            .into_iter()
+            .filter(|(_, slot)| self.counted[*slot])
+            .map(|(value, slot)| (value, self.counts[slot]))
+            .collect()
+    }
+}
+
 /// Matching pods per domain, per filtering constraint.
 #[derive(Debug, Clone, Default)]
 struct PreFilterState {
     constraints: Vec<Constraint>,
-    counts: Vec<HashMap<String, i64>>,
-    /// Smallest count per constraint.
-    min_counts: Vec<i64>,
+    domains: Vec<Domains>,
+    /// Per constraint: the number of domains and the smallest count.
+    sizes: Vec<(usize, i64)>,
 }
 
 impl PreFilterState {
     fn recompute_min(&mut self) {
-        self.min_counts = self
-            .counts
-            .iter()
-            .map(|c| c.values().copied().min().unwrap_or(0))
-            .collect();
+        self.sizes = self.domains.iter().map(|d| (d.len(), d.min())).collect();
     }
 
     fn update(&mut self, pod: &Pod, other: &Pod, node: &NodeInfo, delta: i64) {
@@ -279,10 +354,12 @@ impl PreFilterState {
             if !c.includes(pod, node) || !c.matches(other) {
                 continue;
             }
+            let domains = &mut self.domains[i];
             if let Some(value) = node_label(node, &c.topology_key)
-                && let Some(count) = self.counts[i].get_mut(value)
+                && let Some(&slot) = domains.slots.get(value)
+                && domains.counted[slot]
             {
-                *count += delta;
+                domains.counts[slot] += delta;
             }
         }
         self.recompute_min();
@@ -303,11 +380,11 @@ impl PreFilterPlugin for PodTopologySpreadPlugin {
         if constraints.is_empty() {
             return (None, Status::skip());
         }
-        let counts = self.domain_counts(&constraints, pod, nodes.iter(), |_| true);
+        let domains = self.domain_counts(&constraints, pod, nodes.iter(), |_| true);
         let mut pre = PreFilterState {
             constraints,
-            counts,
-            min_counts: Vec::new(),
+            domains,
+            sizes: Vec::new(),
         };
         pre.recompute_min();
         state.write(PRE_FILTER_STATE_KEY, pre);
@@ -353,16 +430,21 @@ impl FilterPlugin for PodTopologySpreadPlugin {
             return Status::error("reading PreFilterPodTopologySpread from cycle state");
         };
         for (i, c) in pre.constraints.iter().enumerate() {
-            let Some(value) = node_label(node, &c.topology_key) else {
-                return Status::unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH);
+            let domains = &pre.domains[i];
+            let matching = match domains.node_slot(node, &c.topology_key) {
+                Some(NodeSlot::MissingKey) => {
+                    return Status::unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH);
+                }
+                Some(NodeSlot::Slot(slot)) => domains.count(slot),
+                None => 0,
             };
             let self_match = i64::from(c.matches(pod));
-            let min = if (pre.counts[i].len() as i64) < c.min_domains {
+            let (size, smallest) = pre.sizes[i];
+            let min = if (size as i64) < c.min_domains {
                 0
             } else {
-                pre.min_counts[i]
+                smallest
             };
-            let matching = pre.counts[i].get(value).copied().unwrap_or(0);
             if matching + self_match - min > c.max_skew {
                 return Status::unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH);
             }
@@ -387,27 +469,36 @@ struct PreScoreState {
 
 impl PodTopologySpreadPlugin {
     /// Matching pods per domain for each constraint `counted`, over the nodes that have every
-    /// constraint's key (and that each constraint includes).
+    /// constraint's key (and that each constraint includes), with each node's domain by
+    /// position.
     fn domain_counts<'a>(
         &self,
         constraints: &[Constraint],
         pod: &Pod,
         nodes: impl Iterator<Item = &'a NodeInfo>,
         counted: impl Fn(&Constraint) -> bool,
-    ) -> Vec<HashMap<String, i64>> {
+    ) -> Vec<Domains> {
         let namespace = pod_namespace(pod);
         let keys: Vec<String> = constraints.iter().map(|c| c.memo_key(namespace)).collect();
         let mut tables: Vec<_> = keys.iter().map(|k| self.memo.take(k)).collect();
-        let mut counts = vec![HashMap::<String, i64>::new(); constraints.len()];
+        let mut domains = vec![Domains::default(); constraints.len()];
         let compute = |c: &Constraint, node: &NodeInfo| DomainCount {
             value: node_label(node, &c.topology_key).cloned(),
             count: c.count(namespace, node),
         };
         for (position, node) in nodes.enumerate() {
-            let has_all_keys = constraints.iter().zip(&mut tables).all(|(c, table)| {
+            let mut has_all_keys = true;
+            for ((c, table), domains) in constraints.iter().zip(&mut tables).zip(&mut domains) {
                 let domain = table.get_or_compute(position, node, |node| compute(c, node));
-                domain.value.is_some()
-            });
+                let slot = match &domain.value {
+                    Some(value) => NodeSlot::Slot(domains.slot_of(value)),
+                    None => {
+                        has_all_keys = false;
+                        NodeSlot::MissingKey
+                    }
+                };
+                domains.by_position.push((node.generation(), slot));
+            }
             if !has_all_keys {
                 continue;
             }
@@ -416,21 +507,16 @@ impl PodTopologySpreadPlugin {
                     continue;
                 }
                 let domain = tables[i].get_or_compute(position, node, |node| compute(c, node));
-                let Some(value) = &domain.value else {
-                    continue;
-                };
-                match counts[i].get_mut(value) {
-                    Some(count) => *count += domain.count,
-                    None => {
-                        counts[i].insert(value.clone(), domain.count);
-                    }
+                if let Some((_, NodeSlot::Slot(slot))) = domains[i].by_position.last().copied() {
+                    domains[i].counts[slot] += domain.count;
+                    domains[i].counted[slot] = true;
                 }
             }
         }
         for (key, table) in keys.into_iter().zip(tables) {
             self.memo.put(key, table);
         }
-        counts
+        domains
     }
 
     fn soft_counts<'a>(
@@ -446,6 +532,9 @@ impl PodTopologySpreadPlugin {
             self.domain_counts(&constraints, pod, nodes, |c| {
                 c.topology_key != LABEL_HOSTNAME
             })
+            .into_iter()
+            .map(Domains::into_map)
+            .collect()
         };
         PreScoreState {
             constraints,

@@ -283,6 +283,16 @@ fn add_and_remove_pod() {
     assert_eq!(filter.filter(&state, &pod, n1).code(), OK);
     assert!(pre.add_pod(&mut state, &pod, &info, n1).is_success());
     assert_eq!(filter.filter(&state, &pod, n1).code(), NO);
+    // A copy of n1 changed after PreFilter (as preemption makes) is looked up by its labels,
+    // not by what PreFilter remembered for its position.
+    let mut copy = n1.clone();
+    assert!(copy.remove_pod(&info.pod));
+    assert_ne!(copy.generation(), n1.generation());
+    assert_eq!(copy.position(), n1.position());
+    assert_eq!(filter.filter(&state, &pod, &copy).code(), NO);
+    let mut unlabelled = NodeInfo::new(NodeBuilder::new("bare").build());
+    unlabelled.add_pod(PodInfo::new(app("x", "db").node("bare").build()));
+    assert_eq!(filter.filter(&state, &pod, &unlabelled).code(), NEVER);
 }
 
 fn scores(pod: &Pod, pods: Vec<Arc<Pod>>, state: &mut CycleState) -> Vec<(String, i64)> {
