@@ -254,10 +254,13 @@ impl PreFilterState {
         if self.existing_anti_affinity_counts.is_empty() {
             return true;
         }
-        node.labels()
-            .into_iter()
-            .flatten()
-            .all(|(k, v)| self.existing_anti_affinity_counts.get(k, v) <= 0)
+        // Only the keys with counts matter (usually one): look those up, not every label.
+        self.existing_anti_affinity_counts
+            .0
+            .iter()
+            .all(|(key, values)| {
+                node_label(node, key).is_none_or(|v| values.get(v).copied().unwrap_or(0) <= 0)
+            })
     }
 }
 
