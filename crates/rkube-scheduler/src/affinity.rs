@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm};
+use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
 use crate::framework::CycleState;
@@ -185,34 +185,32 @@ impl PodTerms {
         let Some(affinity) = pod.spec.as_ref().and_then(|s| s.affinity.as_ref()) else {
             return PodTerms::default();
         };
+        let required = |terms: &Option<Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
+            terms
+                .iter()
+                .flatten()
+                .map(|t| AffinityTerm::new(pod, t, 0))
+                .collect()
+        };
+        let preferred = |terms: &Option<Vec<WeightedPodAffinityTerm>>| -> Vec<AffinityTerm> {
+            terms
+                .iter()
+                .flatten()
+                .map(|t| AffinityTerm::new(pod, &t.pod_affinity_term, i64::from(t.weight)))
+                .collect()
+        };
         let mut terms = PodTerms::default();
         if let Some(a) = &affinity.pod_affinity {
-            terms.required_affinity = a
-                .required_during_scheduling_ignored_during_execution
-                .iter()
-                .flatten()
-                .map(|t| AffinityTerm::new(pod, t, 0))
-                .collect();
-            terms.preferred_affinity = a
-                .preferred_during_scheduling_ignored_during_execution
-                .iter()
-                .flatten()
-                .map(|t| AffinityTerm::new(pod, &t.pod_affinity_term, i64::from(t.weight)))
-                .collect();
+            terms.required_affinity =
+                required(&a.required_during_scheduling_ignored_during_execution);
+            terms.preferred_affinity =
+                preferred(&a.preferred_during_scheduling_ignored_during_execution);
         }
         if let Some(a) = &affinity.pod_anti_affinity {
-            terms.required_anti_affinity = a
-                .required_during_scheduling_ignored_during_execution
-                .iter()
-                .flatten()
-                .map(|t| AffinityTerm::new(pod, t, 0))
-                .collect();
-            terms.preferred_anti_affinity = a
-                .preferred_during_scheduling_ignored_during_execution
-                .iter()
-                .flatten()
-                .map(|t| AffinityTerm::new(pod, &t.pod_affinity_term, i64::from(t.weight)))
-                .collect();
+            terms.required_anti_affinity =
+                required(&a.required_during_scheduling_ignored_during_execution);
+            terms.preferred_anti_affinity =
+                preferred(&a.preferred_during_scheduling_ignored_during_execution);
         }
         terms
     }

@@ -181,7 +181,8 @@ pub fn normalized_image_name(name: &str) -> String {
     }
 }
 
-/// Source of `NodeInfo` generations, for the whole process (see `node_memo`).
+/// Source of `NodeInfo` generations, for the whole process (see `node_memo`); it starts at 1,
+/// so 0 is never a node's generation.
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 fn next_generation() -> u64 {

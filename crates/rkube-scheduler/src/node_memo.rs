@@ -3,8 +3,8 @@
 //!
 //! Every `NodeInfo` carries a generation taken from one process-wide counter whenever it is
 //! built or its pods change, so a generation names one content of one node: a memoized value
-//! is valid exactly while the node at that position still has the generation it was computed
-//! for. Tables are keyed by whatever the value depends on besides the node (a namespace and a
+//! is valid exactly while the node at that position (`NodeInfo::position`) still has the
+//! generation it was computed for. Tables are keyed by whatever the value depends on besides the node (a namespace and a
 //! selector, say) and the least recently used ones are dropped past a fixed number.
 
 use std::collections::VecDeque;
@@ -25,26 +25,19 @@ impl<V> MemoTable<V> {
         }
     }
 
-    /// The value for the node at `position`, computed by `compute` unless the node is unchanged
-    /// since it last was.
-    pub fn get_or_compute(
-        &mut self,
-        position: usize,
-        node: &NodeInfo,
-        compute: impl FnOnce(&NodeInfo) -> V,
-    ) -> &V {
+    /// The value for `node`, computed by `compute` unless the node is unchanged since it last
+    /// was.
+    pub fn get_or_compute(&mut self, node: &NodeInfo, compute: impl FnOnce(&NodeInfo) -> V) -> &V {
+        let position = node.position();
         if self.entries.len() <= position {
             self.entries.resize_with(position + 1, || None);
         }
         let generation = node.generation();
         let slot = &mut self.entries[position];
-        if !matches!(slot, Some((g, _)) if *g == generation) {
-            *slot = Some((generation, compute(node)));
+        if slot.as_ref().is_some_and(|(g, _)| *g != generation) {
+            *slot = None;
         }
-        match slot {
-            Some((_, value)) => value,
-            None => unreachable!("the slot was just filled"),
-        }
+        &slot.get_or_insert_with(|| (generation, compute(node))).1
     }
 }
 
@@ -102,7 +95,7 @@ mod tests {
         let mut calls = 0;
         let mut table = memo.take("k");
         let mut count = |table: &mut MemoTable<usize>, node: &NodeInfo| {
-            *table.get_or_compute(0, node, |n| {
+            *table.get_or_compute(node, |n| {
                 calls += 1;
                 n.pods.len()
             })
@@ -125,7 +118,7 @@ mod tests {
         let node = NodeInfo::new(NodeBuilder::new("n").build());
         for key in ["a", "b", "c"] {
             let mut table = memo.take(key);
-            table.get_or_compute(0, &node, |_| 1);
+            table.get_or_compute(&node, |_| 1);
             memo.put(key.into(), table);
         }
         assert!(memo.take("a").entries.is_empty());

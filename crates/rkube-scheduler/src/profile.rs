@@ -427,11 +427,6 @@ impl Profile {
             .collect()
     }
 
-    /// Runs Filter plugins on one node; stops at the first that does not succeed.
-    pub fn run_filter_plugins(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
-        run_filters(&self.enabled_filters(state), state, pod, node)
-    }
-
     /// Runs the PreFilter extensions (AddPod, or RemovePod when `add` is false) of the plugins
     /// whose PreFilter did not skip, after `other` was added to or removed from `node`.
     pub fn run_pre_filter_extensions(
@@ -471,13 +466,10 @@ impl Profile {
         nominated: &[PodInfo],
     ) -> Status {
         let priority = pod_priority(pod);
-        let uid = pod.metadata.uid.as_deref();
+        let key = pod_key(pod);
         let mut added: Option<(CycleState, NodeInfo)> = None;
         for other in nominated {
-            if pod_priority(&other.pod) < priority
-                || (uid.is_some() && other.pod.metadata.uid.as_deref() == uid)
-                || pod_key(&other.pod) == pod_key(pod)
-            {
+            if pod_priority(&other.pod) < priority || other.key() == key {
                 continue;
             }
             let (state, node) = added.get_or_insert_with(|| (state.clone(), node.clone()));

@@ -119,7 +119,7 @@ pub struct PostFilterResult {
 
 /// What a PostFilter plugin gets to look at.
 pub struct PostFilterContext<'a> {
-    /// The profile, to re-run filters (`Profile::run_filter_plugins_with_nominated`).
+    /// The profile, to re-run filters (`Profile::run_filters_with_nominated`).
     pub profile: &'a crate::profile::Profile,
     /// The cluster.
     pub snapshot: &'a Snapshot,

@@ -177,7 +177,6 @@ fn split_by_pdb_violation(
     (violating, non_violating)
 }
 
-/// A fresh cycle state with the caller's inputs copied over.
 impl DefaultPreemptionPlugin {
     /// Upstream's `SelectVictimsOnNode`: the victims (most important first) and how many of
     /// them violate a PDB, or why preemption does not help on the node.

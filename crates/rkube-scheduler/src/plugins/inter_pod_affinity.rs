@@ -14,14 +14,13 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
 
 use crate::affinity::{AffinityTerm, NamespaceLabels, PodTerms};
-use crate::node_memo::NodeMemo;
-
 use crate::framework::{
     ActionType, ClusterEvent, CycleState, EventResource, FilterPlugin, MAX_NODE_SCORE, NodeScore,
     Plugin, PluginExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin,
     Status,
 };
 use crate::node_info::{NodeInfo, PodInfo};
+use crate::node_memo::NodeMemo;
 use crate::registry::{RegistryError, decode_args};
 
 /// The plugin's name.
@@ -127,8 +126,8 @@ struct Contributions {
     affinity: KeyCounts,
     /// Pods matching the incoming pod's required anti-affinity terms.
     anti_affinity: KeyCounts,
-    /// Some term selects namespaces by label: namespace labels may change while the node does
-    /// not, so the result must not be memoized.
+    /// A running pod's term selects namespaces by label: namespace labels may change while
+    /// the node does not, so the result must not be memoized.
     uses_namespace_labels: bool,
 }
 
@@ -140,11 +139,6 @@ impl Contributions {
         pod: &Pod,
         existing: &PodInfo,
     ) {
-        self.uses_namespace_labels |= terms
-            .required_affinity
-            .iter()
-            .chain(&terms.required_anti_affinity)
-            .any(AffinityTerm::uses_namespace_selector);
         if let Some(theirs) = &existing.affinity {
             for term in &theirs.required_anti_affinity {
                 self.uses_namespace_labels |= term.uses_namespace_selector();
@@ -311,13 +305,19 @@ impl PreFilterPlugin for InterPodAffinityPlugin {
             "filter",
             &[&terms.required_affinity, &terms.required_anti_affinity],
         );
+        // The same holds for the incoming pod's own terms.
+        let own_terms_use_namespace_labels = terms
+            .required_affinity
+            .iter()
+            .chain(&terms.required_anti_affinity)
+            .any(AffinityTerm::uses_namespace_selector);
         let mut memo = self.filter_memo.take(&key);
-        for (position, node) in nodes.iter().enumerate() {
+        for node in nodes {
             if !every_pod && node.pods_with_required_anti_affinity == 0 {
                 continue;
             }
-            let c = memo.get_or_compute(position, node, node_contributions);
-            if c.uses_namespace_labels {
+            let c = memo.get_or_compute(node, node_contributions);
+            if own_terms_use_namespace_labels || c.uses_namespace_labels {
                 pre.apply(node, &node_contributions(node), 1);
             } else {
                 pre.apply(node, c, 1);
@@ -463,13 +463,13 @@ impl InterPodAffinityPlugin {
         );
         let mut memo = self.score_memo.take(&key);
         let mut scores = TopologyCounts::default();
-        for (position, node) in nodes.enumerate() {
+        for node in nodes {
             // Without preferred terms of its own, only running pods' terms score the pod.
             if !has_preferred && node.pods_with_affinity == 0 {
                 continue;
             }
             let fresh;
-            let (by_key, uses_namespace_labels) = memo.get_or_compute(position, node, node_scores);
+            let (by_key, uses_namespace_labels) = memo.get_or_compute(node, node_scores);
             let by_key = if *uses_namespace_labels {
                 fresh = node_scores(node).0;
                 &fresh

@@ -292,6 +292,17 @@ impl Domains {
         }
     }
 
+    /// Remembers the node's slot at its position.
+    fn remember(&mut self, node: &NodeInfo, slot: NodeSlot) {
+        let position = node.position();
+        if self.by_position.len() <= position {
+            // Generation 0 is never a node's: the filler matches nothing.
+            self.by_position
+                .resize(position + 1, (0, NodeSlot::MissingKey));
+        }
+        self.by_position[position] = (node.generation(), slot);
+    }
+
     /// The node's slot: remembered by position, or from its labels.
     fn node_slot(&self, node: &NodeInfo, key: &str) -> Option<NodeSlot> {
         match self.by_position.get(node.position()) {
@@ -469,7 +480,7 @@ struct PreScoreState {
 
 impl PodTopologySpreadPlugin {
     /// Matching pods per domain for each constraint `counted`, over the nodes that have every
-    /// constraint's key (and that each constraint includes), with each node's domain by
+    /// constraint's key (and that each constraint includes), with each node's domain by its
     /// position.
     fn domain_counts<'a>(
         &self,
@@ -486,10 +497,18 @@ impl PodTopologySpreadPlugin {
             value: node_label(node, &c.topology_key).cloned(),
             count: c.count(namespace, node),
         };
-        for (position, node) in nodes.enumerate() {
+        // Matching pods on the node, per constraint (read from the memo once).
+        let mut node_counts = vec![0; constraints.len()];
+        for node in nodes {
             let mut has_all_keys = true;
-            for ((c, table), domains) in constraints.iter().zip(&mut tables).zip(&mut domains) {
-                let domain = table.get_or_compute(position, node, |node| compute(c, node));
+            for (i, ((c, table), domains)) in constraints
+                .iter()
+                .zip(&mut tables)
+                .zip(&mut domains)
+                .enumerate()
+            {
+                let domain = table.get_or_compute(node, |node| compute(c, node));
+                node_counts[i] = domain.count;
                 let slot = match &domain.value {
                     Some(value) => NodeSlot::Slot(domains.slot_of(value)),
                     None => {
@@ -497,7 +516,7 @@ impl PodTopologySpreadPlugin {
                         NodeSlot::MissingKey
                     }
                 };
-                domains.by_position.push((node.generation(), slot));
+                domains.remember(node, slot);
             }
             if !has_all_keys {
                 continue;
@@ -506,9 +525,10 @@ impl PodTopologySpreadPlugin {
                 if !counted(c) || !c.includes(pod, node) {
                     continue;
                 }
-                let domain = tables[i].get_or_compute(position, node, |node| compute(c, node));
-                if let Some((_, NodeSlot::Slot(slot))) = domains[i].by_position.last().copied() {
-                    domains[i].counts[slot] += domain.count;
+                if let Some((_, NodeSlot::Slot(slot))) = domains[i].by_position.get(node.position())
+                {
+                    let slot = *slot;
+                    domains[i].counts[slot] += node_counts[i];
                     domains[i].counted[slot] = true;
                 }
             }
